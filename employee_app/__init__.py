@@ -1,0 +1,66 @@
+"""employee_app: HR staff keep their company's employee records here."""
+import logging
+import os
+
+from flask import Flask, redirect, url_for
+
+from . import valkey_store
+from .config import config_from_env
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Build an app configured from the environment, then from overrides."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    app = Flask(__name__, template_folder=os.path.join(root, "templates"),
+                static_folder=os.path.join(root, "static"),
+                instance_path=os.path.join(root, "instance"))
+    app.config.update(config_from_env())
+    app.config.update(overrides or {})
+    if not app.config.get("SECRET_KEY"):
+        raise RuntimeError("SECRET_KEY is not set: export a long random value (see README).")
+
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("employee_app").setLevel(os.environ.get("LOG_LEVEL", "INFO"))
+    app.jinja_env.add_extension("jinja2.ext.do")
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from .extensions import csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    valkey_store.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from . import auth, employees, health
+    from .security import login_required, register_security_headers
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(employees.bp)
+    app.register_blueprint(health.bp)
+    register_security_headers(app)
+
+    @app.route("/")
+    @login_required
+    def home():
+        return redirect(url_for("employees.index"))
+
+
+def register_error_handlers(app: Flask) -> None:
+    from .errors import register_error_handlers as register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from .cli import register_commands as register
+
+    register(app)

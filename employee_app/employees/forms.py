@@ -1,0 +1,58 @@
+"""The add-employee form: labels and inputs from the shared field rules.
+
+The form checks only CSRF; every field rule lives in
+services/employee_rules.py so that the form, the edit and the import agree."""
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField
+
+from ..services.employee_rules import FIELD_NAMES, RULES_BY_NAME
+from ..services.errors import DuplicateError, InvalidInput
+
+
+def _text_field(name: str, **render_kw) -> StringField:
+    rule = RULES_BY_NAME[name]
+    if rule.max_length:
+        render_kw["maxlength"] = rule.max_length
+    if rule.required:
+        render_kw["required"] = True
+    return StringField(rule.label, description=rule.help, render_kw=render_kw)
+
+
+def _choice_field(name: str, blank: str | None) -> SelectField:
+    rule = RULES_BY_NAME[name]
+    choices = [("", blank)] if blank else []
+    choices += [(value, value.replace("_", " ").capitalize()) for value in rule.choices]
+    return SelectField(rule.label, choices=choices, validate_choice=False, description=rule.help)
+
+
+class EmployeeForm(FlaskForm):
+    employee_id = _text_field("employee_id", autocomplete="off", spellcheck="false")
+    first_name = _text_field("first_name", autocomplete="off")
+    last_name = _text_field("last_name", autocomplete="off")
+    email = _text_field("email", type="email", autocomplete="off")
+    phone = _text_field("phone", type="tel", autocomplete="off")
+    department = _text_field("department", list="department-names", autocomplete="off")
+    job_title = _text_field("job_title")
+    employment_type = _choice_field("employment_type", blank="—")
+    location = _text_field("location")
+    hire_date = _text_field("hire_date", type="date")
+    status = _choice_field("status", blank=None)
+    termination_date = _text_field("termination_date", type="date")
+
+    def values(self) -> dict:
+        return {name: self[name].data for name in FIELD_NAMES}
+
+    def show_invalid(self, error: InvalidInput) -> None:
+        for name, message in error.errors.items():
+            self[name].errors = [message]
+
+    def show_duplicate(self, error: DuplicateError) -> None:
+        for taken in error.taken:
+            self[taken.field].errors = [taken.message]
+
+
+class SearchForm(FlaskForm):
+    """The list page's GET form; no CSRF token, it changes nothing."""
+
+    class Meta:
+        csrf = False

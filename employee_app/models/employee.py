@@ -1,0 +1,97 @@
+"""Employees and departments.
+
+The unique constraints here are the final duplicate guarantee: employee_id is
+stored in its canonical form (trimmed, upper-case; a CHECK keeps it so) and
+email lower-cased, so plain UNIQUE constraints compare them the way HR does.
+"""
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger, CheckConstraint, Computed, Date, DateTime, ForeignKey, Index,
+    Integer, String, UniqueConstraint, func, text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+
+STATUSES = ("active", "on_leave", "terminated")
+EMPLOYMENT_TYPES = ("full_time", "part_time", "contractor", "temporary", "intern")
+
+# Lower-cased text that the list page's search box matches by substring; a
+# trigram GIN index on it keeps "%smith%" fast on a million rows.
+SEARCH_TEXT_SQL = (
+    "lower(employee_id || ' ' || first_name || ' ' || last_name"
+    " || ' ' || coalesce(email, ''))"
+)
+
+
+class Department(db.Model):
+    __tablename__ = "departments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        Index("uq_departments_name_lower", func.lower(name), unique=True),
+        CheckConstraint("name = btrim(name) AND name <> ''", name="ck_departments_name_trimmed"),
+    )
+
+    def __repr__(self) -> str:
+        return f"<Department {self.name}>"
+
+
+class Employee(db.Model):
+    __tablename__ = "employees"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    employee_id: Mapped[str] = mapped_column(String(32))
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id", ondelete="RESTRICT"))
+    job_title: Mapped[str | None] = mapped_column(String(120))
+    employment_type: Mapped[str | None] = mapped_column(String(16))
+    location: Mapped[str | None] = mapped_column(String(120))
+    hire_date: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), server_default="active")
+    termination_date: Mapped[date | None] = mapped_column(Date)
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+    search_text: Mapped[str] = mapped_column(String, Computed(SEARCH_TEXT_SQL, persisted=True))
+
+    department: Mapped[Department | None] = relationship(lazy="joined")
+
+    __mapper_args__ = {"version_id_col": version}
+    __table_args__ = (
+        UniqueConstraint("employee_id", name="uq_employees_employee_id"),
+        UniqueConstraint("email", name="uq_employees_email"),
+        CheckConstraint(
+            "employee_id = upper(btrim(employee_id)) AND employee_id <> ''",
+            name="ck_employees_employee_id_canonical",
+        ),
+        CheckConstraint("email = lower(btrim(email))", name="ck_employees_email_canonical"),
+        CheckConstraint(f"status IN {STATUSES!r}", name="ck_employees_status"),
+        CheckConstraint(
+            f"employment_type IS NULL OR employment_type IN {EMPLOYMENT_TYPES!r}",
+            name="ck_employees_employment_type",
+        ),
+        Index("ix_employees_search_trgm", "search_text", postgresql_using="gin",
+              postgresql_ops={"search_text": "gin_trgm_ops"}),
+        # Keyset pagination: one index per sort order the list page offers.
+        Index("ix_employees_name", "last_name", "first_name", "id"),
+        Index("ix_employees_hire_date", text("coalesce(hire_date, '9999-12-31'::date)"), "id"),
+        Index("ix_employees_status_name", "status", "last_name", "first_name", "id"),
+        Index("ix_employees_department_name", "department_id", "last_name", "first_name", "id"),
+    )
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    def __repr__(self) -> str:
+        return f"<Employee {self.employee_id}>"

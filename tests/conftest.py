@@ -1,0 +1,159 @@
+"""The test harness: real servers, real HTTP.
+
+Once per session: an embedded PostgreSQL (or the server in TEST_DATABASE_URL,
+whose database is then used and wiped), an embedded valkey-server started
+here, the Alembic migrations applied, and the app served by gunicorn (several
+processes and threads) on a free port. Before each test: every table is
+truncated, Valkey flushed and the (empty) index marked ready, as after a
+fresh install.
+"""
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+import requests
+from sqlalchemy import text
+
+from employee_app import create_app
+from employee_app.devservers import EmbeddedPostgres, EmbeddedValkey, free_port
+from employee_app.extensions import db
+from employee_app.services import duplicate_guard, users
+from employee_app.valkey_store import get_store
+
+from .helpers import PASSWORD, HttpClient
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET_KEY = "test-secret-key-not-for-production"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    if os.environ.get("TEST_DATABASE_URL"):
+        yield os.environ["TEST_DATABASE_URL"]
+        return
+    postgres = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data").start()
+    postgres.tune_for_tests()
+    yield postgres.ensure_database("employee_app_test")
+    postgres.stop()
+
+
+@pytest.fixture(scope="session")
+def valkey_server(tmp_path_factory):
+    server = EmbeddedValkey(tmp_path_factory.mktemp("valkey"), persist=False).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def app_env(database_url, valkey_server) -> dict:
+    """The environment the app runs with, in this process and in gunicorn."""
+    return {"DATABASE_URL": database_url, "VALKEY_URL": valkey_server.url,
+            "SECRET_KEY": SECRET_KEY, "VALKEY_TIMEOUT": "0.5"}
+
+
+@pytest.fixture(scope="session")
+def app(app_env):
+    """An app in the test process, for setting up data and checking the database."""
+    from flask_migrate import upgrade
+
+    for key, value in app_env.items():
+        os.environ[key] = value
+    application = create_app({"TESTING": True})
+    with application.app_context():
+        db.session.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        db.session.commit()
+        upgrade()  # the real migrations, so they are tested too
+    return application
+
+
+@pytest.fixture(autouse=True)
+def clean_state(request, app, valkey_server):
+    """Every test starts on empty tables and an empty, ready Valkey index."""
+    if valkey_server.process is None:  # a test stopped Valkey and failed before restarting it
+        valkey_server.start()
+    with app.app_context():
+        db.session.execute(text("TRUNCATE employees, departments, users RESTART IDENTITY CASCADE"))
+        db.session.commit()
+        store = get_store()
+        _wait_for_rebuilds(store)
+        store.client.flushall()
+        store.missed_writes = False
+        duplicate_guard.rebuild_index()
+        yield
+        db.session.remove()
+
+
+def _wait_for_rebuilds(store, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while store.client.exists(duplicate_guard.REBUILD_LOCK_KEY) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="session")
+def live_server(app, app_env):
+    """The app served by gunicorn: 2 processes x 8 threads, like production."""
+    port = free_port()
+    env = dict(os.environ, **app_env)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--workers", "2", "--threads", "8",
+         "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"],
+        cwd=ROOT, env=env,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if requests.get(base_url + "/healthz", timeout=1).ok:
+                break
+        except requests.RequestException:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError("gunicorn did not start")
+        time.sleep(0.1)
+    yield base_url
+    process.terminate()
+    process.wait(15)
+
+
+@pytest.fixture
+def make_user(app):
+    def make(username: str, role: str):
+        with app.app_context():
+            user = users.create_user(username, PASSWORD, role)
+            return user.username
+    return make
+
+
+@pytest.fixture
+def login(live_server, make_user):
+    """login(role) -> an HttpClient logged in as a new user with that role."""
+    created: dict[str, str] = {}
+
+    def log_in(role: str, username: str | None = None) -> HttpClient:
+        username = username or f"{role}-user"
+        if username not in created:
+            created[username] = make_user(username, role)
+        client = HttpClient(live_server)
+        client.login(username, PASSWORD)
+        return client
+    return log_in
+
+
+@pytest.fixture
+def pg(database_url):
+    """A plain psycopg connection, for checking what is really stored."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def valkey(valkey_server):
+    import valkey as valkey_lib
+
+    client = valkey_lib.Valkey.from_url(valkey_server.url, decode_responses=True)
+    yield client
+    client.close()

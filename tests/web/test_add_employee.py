@@ -1,0 +1,189 @@
+"""Adding employees through the form, over real HTTP, with the duplicate guard."""
+import threading
+
+from employee_app.services.duplicate_guard import EMAILS_KEY, IDS_KEY, READY_KEY
+
+from ..helpers import HttpClient, csrf_token, employee
+
+
+def count_rows(pg, where: str = "true", params=()) -> int:
+    return pg.execute(f"SELECT count(*) FROM employees WHERE {where}", params).fetchone()[0]
+
+
+def test_add_redirects_to_the_record_stored_in_postgres_and_valkey(login, pg, valkey):
+    hr = login("hr")
+    response = hr.submit("/employees/new", employee(" e1042 ", first_name="Grace", last_name="Hopper",
+                                                   email="Grace.Hopper@Example.com", department="Research"))
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/employees/E1042"
+
+    page = hr.get("/employees/E1042")
+    assert page.status_code == 200
+    assert "Grace Hopper" in page.text and "grace.hopper@example.com" in page.text and "Research" in page.text
+
+    row = pg.execute("SELECT employee_id, email, status FROM employees").fetchall()
+    assert row == [("E1042", "grace.hopper@example.com", "active")]
+    assert valkey.sismember(IDS_KEY, "E1042")
+    assert valkey.sismember(EMAILS_KEY, "grace.hopper@example.com")
+
+
+def test_a_new_department_typed_on_the_form_is_created_once(login, pg):
+    hr = login("hr")
+    assert hr.submit("/employees/new", employee("A1", department="Field Ops")).status_code == 303
+    assert hr.submit("/employees/new", employee("A2", department="  field   ops ")).status_code == 303
+    assert pg.execute("SELECT name FROM departments").fetchall() == [("Field Ops",)]
+    assert count_rows(pg, "department_id IS NOT NULL") == 2
+
+
+def test_duplicate_id_in_other_case_and_spaces_is_refused_with_409(login, pg):
+    hr = login("hr")
+    assert hr.submit("/employees/new", employee("E1042", first_name="Grace", last_name="Hopper")).status_code == 303
+    for typed in ("E1042", "  e1042  ", "e1042"):
+        response = hr.submit("/employees/new", employee(typed, first_name="Someone", last_name="Else",
+                                                        email="else@example.com"))
+        assert response.status_code == 409
+        assert "Employee ID E1042 already exists" in response.text
+        assert 'href="/employees/E1042"' in response.text  # link to the existing record
+        assert 'value="Someone"' in response.text and 'value="else@example.com"' in response.text  # input kept
+    assert count_rows(pg) == 1
+    assert pg.execute("SELECT count(*) FROM employees WHERE email = 'else@example.com'").fetchone()[0] == 0
+
+
+def test_leading_zeros_make_a_different_id(login, pg):
+    hr = login("hr")
+    assert hr.submit("/employees/new", employee("0042")).status_code == 303
+    assert hr.submit("/employees/new", employee("42")).status_code == 303
+    assert count_rows(pg) == 2
+
+
+def test_duplicate_email_in_other_case_is_refused_with_409(login, pg):
+    hr = login("hr")
+    assert hr.submit("/employees/new", employee("E1", email="ada@example.com")).status_code == 303
+    response = hr.submit("/employees/new", employee("E2", email="  ADA@Example.COM "))
+    assert response.status_code == 409
+    assert "E-mail ada@example.com already exists" in response.text
+    assert 'href="/employees/E1"' in response.text
+    assert count_rows(pg) == 1
+
+
+def test_employees_without_email_do_not_clash(login, pg):
+    hr = login("hr")
+    assert hr.submit("/employees/new", employee("P1", email="")).status_code == 303
+    assert hr.submit("/employees/new", employee("P2", email="")).status_code == 303
+    assert count_rows(pg, "email IS NULL") == 2
+
+
+def test_invalid_input_comes_back_422_with_a_message_at_each_field(login, pg):
+    hr = login("hr")
+    response = hr.submit("/employees/new", employee("bad id!", first_name="", last_name="",
+                                                    email="not-an-email", hire_date="2024-02-31",
+                                                    status="retired"))
+    assert response.status_code == 422
+    for message in ("Employee ID may contain only", "First name is required", "Last name is required",
+                    "not-an-email is not an e-mail address", "Hire date 2024-02-31 is not a date",
+                    "Status must be one of"):
+        assert message in response.text
+    assert 'aria-invalid="true"' in response.text
+    assert count_rows(pg) == 0
+
+
+def test_flushed_valkey_still_refuses_the_duplicate_and_is_repaired(login, pg, valkey):
+    hr = login("hr")
+    assert hr.submit("/employees/new", employee("E7", email="seven@example.com")).status_code == 303
+    valkey.flushall()
+
+    response = hr.submit("/employees/new", employee("e7"))
+    assert response.status_code == 409
+    assert count_rows(pg) == 1
+    assert valkey.sismember(IDS_KEY, "E7")  # repaired on the miss
+    wait_for(lambda: valkey.exists(READY_KEY) and valkey.sismember(EMAILS_KEY, "seven@example.com"))
+
+
+def test_stale_valkey_entry_does_not_block_a_free_id(login, pg, valkey):
+    valkey.sadd(IDS_KEY, "GHOST1")  # e.g. left behind by a crash
+    hr = login("hr")
+    assert hr.get("/employees/check-id", params={"employee_id": "ghost1"}).text.count("available") == 1
+    assert hr.submit("/employees/new", employee("ghost1")).status_code == 303
+    assert count_rows(pg) == 1
+
+
+def test_with_valkey_stopped_adding_and_refusing_work_and_health_degrades(login, pg, valkey_server, live_server):
+    hr = login("hr")
+    assert hr.submit("/employees/new", employee("E1")).status_code == 303
+    valkey_server.stop()
+    try:
+        health = hr.get("/healthz")
+        assert health.status_code == 200 and health.json()["status"] == "degraded"
+        assert hr.submit("/employees/new", employee("E2")).status_code == 303
+        assert hr.submit("/employees/new", employee("e2")).status_code == 409
+        assert hr.submit("/employees/new", employee("E1")).status_code == 409
+        check = hr.get("/employees/check-id", params={"employee_id": "e2"})
+        assert check.status_code == 200 and "already taken" in check.text
+    finally:
+        valkey_server.start()
+    assert count_rows(pg) == 2
+    wait_for(lambda: hr.get("/healthz").json()["status"] == "ok")
+    # E2 was added while Valkey was down: the app notices and rebuilds the index.
+    assert hr.submit("/employees/new", employee("E3")).status_code == 303
+    import valkey as valkey_lib
+    client = valkey_lib.Valkey.from_url(valkey_server.url, decode_responses=True)
+    wait_for(lambda: client.sismember(IDS_KEY, "E2") and client.exists(READY_KEY))
+
+
+def test_30_concurrent_adds_of_one_id_store_exactly_one(live_server, make_user, pg):
+    make_user("racer", "hr")
+    clients, tokens = [], []
+    for _ in range(30):
+        client = HttpClient(live_server)
+        client.login("racer", "correct horse battery staple")
+        tokens.append(csrf_token(client.get("/employees/new").text))
+        clients.append(client)
+    barrier = threading.Barrier(30)
+    statuses: list[int] = []
+
+    def post(client, token):
+        barrier.wait()
+        response = client.post("/employees/new", {"csrf_token": token, **employee("RACE-1")})
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=post, args=pair) for pair in zip(clients, tokens)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [303] + [409] * 29
+    assert count_rows(pg, "employee_id = 'RACE-1'") == 1
+
+
+def test_missing_csrf_token_is_400_and_writes_nothing(login, pg):
+    hr = login("hr")
+    response = hr.post("/employees/new", employee("E1"))
+    assert response.status_code == 400
+    assert "Reload the page" in response.text
+    assert count_rows(pg) == 0
+
+
+def test_anonymous_visitors_are_sent_to_login(live_server):
+    anonymous = HttpClient(live_server)
+    for path in ("/employees", "/employees/new", "/employees/E1", "/employees/check-id?employee_id=E1", "/"):
+        response = anonymous.get(path)
+        assert response.status_code == 302, path
+        assert response.headers["Location"].startswith("/login?next="), path
+
+
+def test_a_viewer_can_read_but_not_add(login, pg):
+    viewer = login("viewer")
+    assert viewer.get("/employees").status_code == 200
+    assert "Add employee" not in viewer.get("/employees").text
+    assert viewer.get("/employees/new").status_code == 403
+    token = csrf_token(viewer.get("/employees").text)  # the logout form's token
+    assert viewer.post("/employees/new", {"csrf_token": token, **employee("E1")}).status_code == 403
+    assert count_rows(pg) == 0
+
+
+def wait_for(condition, timeout: float = 10.0) -> None:
+    import time
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
