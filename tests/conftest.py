@@ -112,6 +112,7 @@ def live_server(app, app_env):
         except requests.RequestException:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
             raise RuntimeError("gunicorn did not start")
         time.sleep(0.1)
     yield base_url

@@ -17,7 +17,9 @@ def load_user(user_id: str):
 
 def safe_next(target: str | None) -> str:
     """Only a path on this site: never an absolute URL an attacker chose."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+    # "/\\host" is read by browsers as "//host", so backslashes are refused too.
+    if target and target.startswith("/") and "\\" not in target and not target.startswith("//") \
+            and not urlsplit(target).netloc:
         return target
     return url_for("employees.index")
 

@@ -1,0 +1,46 @@
+"""The flask CLI commands, run through Flask's CLI runner against the real servers."""
+from sqlalchemy import text
+
+from employee_app.extensions import db
+from employee_app.services.duplicate_guard import IDS_KEY, READY_KEY
+
+
+def test_create_user_reads_the_password_from_stdin(app, pg):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["create-user", "Harriet", "--role", "hr", "--password-stdin"],
+                           input="a long enough password\n")
+    assert result.exit_code == 0, result.output
+    assert "Created hr account harriet" in result.output
+    row = pg.execute("SELECT username, role, password_hash FROM users").fetchone()
+    assert row[:2] == ("harriet", "hr") and row[2].startswith("scrypt:")
+
+
+def test_create_user_refuses_a_short_password_and_a_taken_name(app, pg):
+    runner = app.test_cli_runner()
+    short = runner.invoke(args=["create-user", "ivan", "--role", "viewer", "--password-stdin"], input="short\n")
+    assert short.exit_code != 0 and "at least 10 characters" in short.output
+    runner.invoke(args=["create-user", "ivan", "--role", "viewer", "--password-stdin"], input="a long password 1\n")
+    again = runner.invoke(args=["create-user", "IVAN", "--role", "admin", "--password-stdin"],
+                          input="a long password 2\n")
+    assert again.exit_code != 0 and "already exists" in again.output
+    assert pg.execute("SELECT count(*) FROM users").fetchone()[0] == 1
+
+
+def test_create_user_prompts_when_no_stdin_flag(app, pg):
+    result = app.test_cli_runner().invoke(args=["create-user", "jo", "--role", "admin"],
+                                          input="a long password 3\na long password 3\n")
+    assert result.exit_code == 0, result.output
+    assert pg.execute("SELECT role FROM users WHERE username = 'jo'").fetchone() == ("admin",)
+
+
+def test_rebuild_index_fills_valkey_from_postgres(app, pg, valkey):
+    pg.execute("INSERT INTO employees (employee_id, first_name, last_name, email)"
+               " SELECT 'R' || n, 'F', 'L', 'r' || n || '@example.com' FROM generate_series(1, 2500) n")
+    valkey.flushall()
+    valkey.sadd(IDS_KEY, "STALE")
+    result = app.test_cli_runner().invoke(args=["rebuild-index"])
+    assert result.exit_code == 0 and "Indexed 2500 employees" in result.output
+    assert valkey.scard(IDS_KEY) == 2500 and not valkey.sismember(IDS_KEY, "STALE")
+    assert valkey.sismember(IDS_KEY, "R2500") and valkey.exists(READY_KEY)
+    with app.app_context():
+        assert db.session.execute(text("SELECT count(*) FROM employees")).scalar_one() == 2500
