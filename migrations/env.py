@@ -99,6 +99,9 @@ def run_migrations_online():
         )
 
         with context.begin_transaction():
+            # Several app replicas may start at once: one migrates, the others
+            # wait here and then find nothing left to do.
+            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(727260104)")
             context.run_migrations()
 
 

@@ -100,7 +100,10 @@ def live_server(app, app_env):
     env = dict(os.environ, **app_env)
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--workers", "2", "--threads", "8",
-         "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "wsgi:app"],
+         "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+         # Idle connections stay open longer than any pause in a test, so a
+         # client never reuses one the server is closing at that moment.
+         "--keep-alive", "75", "wsgi:app"],
         cwd=ROOT, env=env,
     )
     base_url = f"http://127.0.0.1:{port}"

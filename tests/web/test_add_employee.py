@@ -137,6 +137,7 @@ def test_30_concurrent_adds_of_one_id_store_exactly_one(live_server, make_user, 
         client = HttpClient(live_server)
         client.login("racer", "correct horse battery staple")
         tokens.append(csrf_token(client.get("/employees/new").text))
+        client.session.close()  # each POST opens its own fresh connection
         clients.append(client)
     barrier = threading.Barrier(30)
     statuses: list[int] = []
