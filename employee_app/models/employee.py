@@ -18,10 +18,12 @@ STATUSES = ("active", "on_leave", "terminated")
 EMPLOYMENT_TYPES = ("full_time", "part_time", "contractor", "temporary", "intern")
 
 # Lower-cased text that the list page's search box matches by substring; a
-# trigram GIN index on it keeps "%smith%" fast on a million rows.
+# trigram GIN index on it keeps "%smith%" fast on a million rows. The spaces
+# around it let a one- or two-letter search match whole words ("% li %"),
+# which the trigram index can also answer.
 SEARCH_TEXT_SQL = (
-    "lower(employee_id || ' ' || first_name || ' ' || last_name"
-    " || ' ' || coalesce(email, ''))"
+    "' ' || lower(employee_id || ' ' || first_name || ' ' || last_name"
+    " || ' ' || coalesce(email, '')) || ' '"
 )
 
 

@@ -19,6 +19,13 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(Boolean, server_default="true")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    password_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Part of the login session's id: raising it (new password, deactivation)
+    # ends every session the account has open.
+    session_version: Mapped[int] = mapped_column(Integer, server_default="1")
+    # The login throttle's fallback when Valkey is down: coarse, per account.
+    failed_logins: Mapped[int] = mapped_column(Integer, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         CheckConstraint(f"role IN {ROLES!r}", name="ck_users_role"),

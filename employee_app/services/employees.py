@@ -1,6 +1,6 @@
 """Adding, finding and listing employees."""
+from contextlib import contextmanager
 from dataclasses import dataclass
-
 from datetime import date
 
 from sqlalchemy import Date, Integer, func, literal, select, text, tuple_
@@ -118,11 +118,26 @@ class EmployeePage:
     total_is_capped: bool
 
 
+# A search walks the sort order's index for at most this many rows looking
+# for a page of matches; when they are rarer than that (or all sort late),
+# it collects the matches through the trigram index and sorts only those.
+SEARCH_WINDOW = 20_000
+SHORT_QUERY = 3  # below this, the search matches whole words only
+
+
+def _search_condition(q: str):
+    """search_text LIKE a pattern the trigram index can answer: a substring
+    from 3 characters, a whole word (ID, first or last name) below that."""
+    if not q:
+        return None
+    literal_text = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    if len(q) < SHORT_QUERY:
+        return Employee.search_text.like(f"% {literal_text} %")
+    return Employee.search_text.like(f"%{literal_text}%")
+
+
 def _filters(query: EmployeeQuery) -> list:
     conditions = []
-    if query.q:
-        pattern = query.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        conditions.append(Employee.search_text.like(f"%{pattern}%"))
     if query.department_id:
         conditions.append(Employee.department_id == query.department_id)
     if query.status:
@@ -133,6 +148,7 @@ def _filters(query: EmployeeQuery) -> list:
 def search_employees(query: EmployeeQuery) -> EmployeePage:
     columns = SORTS[query.sort]
     conditions = _filters(query)
+    matches = _search_condition(query.q)
     cursor = decode_cursor(query.cursor, len(columns))
     after = _typed(columns, cursor.values) if cursor else None
     if after is None:
@@ -141,12 +157,18 @@ def search_employees(query: EmployeeQuery) -> EmployeePage:
     backwards = cursor is not None and cursor.backwards
     descending = query.descending != backwards
 
-    stmt = select(Employee, *(c.label(f"sort_{i}") for i, c in enumerate(columns))).where(*conditions)
+    bounds = list(conditions)
     if cursor is not None:
         key, bound = tuple_(*columns), tuple_(*after)
-        stmt = stmt.where(key < bound if descending else key > bound)
-    stmt = stmt.order_by(*(c.desc() if descending else c.asc() for c in columns))
-    results = db.session.execute(stmt.limit(query.per_page + 1)).all()
+        bounds.append(key < bound if descending else key > bound)
+    order = [c.desc() if descending else c.asc() for c in columns]
+    limit = query.per_page + 1
+    labels = [c.label(f"sort_{i}") for i, c in enumerate(columns)]
+    if matches is None:
+        stmt = select(Employee, *labels).where(*bounds).order_by(*order).limit(limit)
+        results = db.session.execute(stmt).all()
+    else:
+        results = _search_page(bounds, matches, labels, descending, limit)
     has_more = len(results) > query.per_page
     results = results[: query.per_page]
     if backwards:
@@ -154,13 +176,59 @@ def search_employees(query: EmployeeQuery) -> EmployeePage:
 
     more_after = has_more if not backwards else True
     more_before = cursor is not None if not backwards else has_more
-    total, estimate, capped = _count(conditions)
+    if cursor is None and not has_more:
+        total, estimate, capped = len(results), False, False  # the whole result is on this page
+    else:
+        total, estimate, capped = _count(conditions if matches is None else [*conditions, matches])
     return EmployeePage(
         rows=[row[0] for row in results],
         next_cursor=_cursor_at(results[-1], backwards=False) if results and more_after else None,
         prev_cursor=_cursor_at(results[0], backwards=True) if results and more_before else None,
         total=total, total_is_estimate=estimate, total_is_capped=capped,
     )
+
+
+def _search_page(bounds: list, matches, labels: list, descending: bool, limit: int) -> list:
+    """The next `limit` matching rows in sort order, in two bounded steps, so
+    that no search reads the whole table whatever the planner estimates."""
+    def in_order(table):
+        return [table.c[label.name].desc() if descending else table.c[label.name].asc()
+                for label in labels]
+
+    # 1. Walk the sort index for SEARCH_WINDOW rows and keep the matches:
+    #    quick when matches are common and spread out.
+    window = (select(Employee.id, matches.label("hit"), *labels).where(*bounds)
+              .order_by(*(label.element.desc() if descending else label.element.asc()
+                          for label in labels))
+              .limit(SEARCH_WINDOW).subquery("window"))
+    ids = db.session.execute(
+        select(window.c.id).where(window.c.hit).order_by(*in_order(window)).limit(limit)
+    ).scalars().all()
+    if len(ids) < limit:
+        # 2. Too few in the window: collect every match through the trigram
+        #    index (MATERIALIZED keeps the planner from walking the sort index
+        #    again) and sort just those.
+        found = (select(Employee.id, *labels).where(*bounds, matches)
+                 .cte("found").prefix_with("MATERIALIZED"))
+        with _index_scans_only():
+            ids = db.session.execute(
+                select(found.c.id).order_by(*in_order(found)).limit(limit)
+            ).scalars().all()
+    if not ids:
+        return []
+    rows = db.session.execute(select(Employee, *labels).where(Employee.id.in_(ids))).all()
+    position = {pk: i for i, pk in enumerate(ids)}
+    return sorted(rows, key=lambda row: position[row[0].id])
+
+
+@contextmanager
+def _index_scans_only():
+    """Make a sequential scan the planner's last resort for one statement."""
+    db.session.execute(text("SET LOCAL enable_seqscan = off"))
+    try:
+        yield
+    finally:
+        db.session.execute(text("SET LOCAL enable_seqscan = on"))
 
 
 def _cursor_at(row, *, backwards: bool) -> str:
@@ -195,5 +263,6 @@ def _count(conditions: list) -> tuple[int, bool, bool]:
         if estimate > COUNT_CAP:
             return estimate, True, False
     capped = select(Employee.id).where(*conditions).limit(COUNT_CAP + 1).subquery()
-    count = db.session.execute(select(func.count()).select_from(capped)).scalar_one()
+    with _index_scans_only():
+        count = db.session.execute(select(func.count()).select_from(capped)).scalar_one()
     return min(count, COUNT_CAP), False, count > COUNT_CAP

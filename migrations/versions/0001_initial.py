@@ -59,7 +59,7 @@ def upgrade():
     sa.Column('version', sa.Integer(), server_default='1', nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
-    sa.Column('search_text', sa.String(), sa.Computed("lower(employee_id || ' ' || first_name || ' ' || last_name || ' ' || coalesce(email, ''))", persisted=True), nullable=False),
+    sa.Column('search_text', sa.String(), sa.Computed("' ' || lower(employee_id || ' ' || first_name || ' ' || last_name || ' ' || coalesce(email, '')) || ' '", persisted=True), nullable=False),
     sa.CheckConstraint("employee_id = upper(btrim(employee_id)) AND employee_id <> ''", name='ck_employees_employee_id_canonical'),
     sa.CheckConstraint("employment_type IS NULL OR employment_type IN ('full_time', 'part_time', 'contractor', 'temporary', 'intern')", name='ck_employees_employment_type'),
     sa.CheckConstraint("status IN ('active', 'on_leave', 'terminated')", name='ck_employees_status'),

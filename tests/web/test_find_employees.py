@@ -154,3 +154,36 @@ def test_show_one_employee_and_a_missing_one(login, staff):
     assert person["employee_id"] in page.text and person["department"] in page.text
     missing = viewer.get("/employees/NOPE-1")
     assert missing.status_code == 404 and "No employee has the ID NOPE-1" in missing.text
+
+
+def test_a_short_search_matches_whole_words(login, staff, pg):
+    pg.execute("INSERT INTO employees (employee_id, first_name, last_name) VALUES ('X1', 'Wei', 'Li')")
+    viewer = login("viewer")
+    # "li" is part of many names (Lucía, Siobhán...) but the whole name of one person.
+    page = viewer.get("/employees", params={"q": "LI"}).text
+    assert ids_on(page) == ["X1"] and "matches whole words" in page
+    assert ids_on(viewer.get("/employees", params={"q": "x1"}).text) == ["X1"]
+    # "Al" is nobody's whole name here (Alan is): nothing, and the page says why.
+    page = viewer.get("/employees", params={"q": "al"}).text
+    assert ids_on(page) == [] and "matches whole words" in page
+
+
+def test_a_rare_search_sorted_late_is_found_past_the_index_window(app, staff, monkeypatch):
+    """The search walks the sort index for a window of rows, then falls back to
+    the trigram index; shrink the window so both paths and their seam run."""
+    from employee_app.services import employees
+
+    monkeypatch.setattr(employees, "SEARCH_WINDOW", 40)
+    expected = [p["employee_id"] for p in sorted(staff, key=name_key) if p["last_name"] == "Smithson"]
+    seen, cursor = [], None
+    with app.app_context():
+        while True:
+            page = employees.search_employees(employees.EmployeeQuery(q="thson", cursor=cursor, per_page=25))
+            seen += [e.employee_id for e in page.rows]
+            if not page.next_cursor:
+                break
+            cursor = page.next_cursor
+        descending = employees.search_employees(
+            employees.EmployeeQuery(q="thson", descending=True, per_page=25))
+    assert seen == expected
+    assert [e.employee_id for e in descending.rows] == expected[::-1][:25]

@@ -1,0 +1,77 @@
+from datetime import datetime
+
+from sqlalchemy import (ARRAY, BigInteger, Boolean, CheckConstraint, DateTime, ForeignKey, Index,
+                        Integer, String, Text, func)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+
+IMPORT_MODES = ("valid_rows", "all_or_nothing", "dry_run")
+ON_EXISTING = ("skip", "update")
+# uploaded -> (mapping) -> queued -> running -> done | failed
+IMPORT_STATUSES = ("mapping", "queued", "running", "done", "failed")
+
+
+class ImportJob(db.Model):
+    """One uploaded file and what its import did, row counts included."""
+    __tablename__ = "imports"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    filename: Mapped[str] = mapped_column(String(255))
+    stored_path: Mapped[str] = mapped_column(Text)
+    file_size: Mapped[int] = mapped_column(BigInteger)
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    file_format: Mapped[str] = mapped_column(String(8))  # csv | xlsx
+    encoding: Mapped[str | None] = mapped_column(String(32))
+    delimiter: Mapped[str | None] = mapped_column(String(1))
+    mode: Mapped[str] = mapped_column(String(16))
+    on_existing: Mapped[str] = mapped_column(String(8), server_default="skip")
+    has_header: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    # The file's columns (in order) mapped to employee fields or "ignore".
+    mapping: Mapped[list | None] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(String(16))
+    job_id: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Counts: inserted + updated + duplicates + invalid = rows_read when done.
+    rows_read: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    inserted: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    updated: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    duplicates: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    invalid: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    total_rows_estimate: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint(f"mode IN {IMPORT_MODES!r}", name="ck_imports_mode"),
+        CheckConstraint(f"on_existing IN {ON_EXISTING!r}", name="ck_imports_on_existing"),
+        CheckConstraint(f"status IN {IMPORT_STATUSES!r}", name="ck_imports_status"),
+        Index("ix_imports_created", "created_at"),
+    )
+
+
+class ImportRejection(db.Model):
+    """A row the import did not store, with why, in the file's own cells."""
+    __tablename__ = "import_rejections"
+
+    import_id: Mapped[int] = mapped_column(ForeignKey("imports.id", ondelete="CASCADE"), primary_key=True)
+    row_number: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # 1 = the file's first line
+    kind: Mapped[str] = mapped_column(String(16))  # duplicate | invalid
+    field: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str] = mapped_column(Text)
+    cells: Mapped[list[str]] = mapped_column(ARRAY(Text))
+
+    __table_args__ = (CheckConstraint("kind IN ('duplicate', 'invalid')", name="ck_import_rejections_kind"),)
+
+
+class ColumnMapping(db.Model):
+    """A confirmed mapping, remembered for files with the same headers."""
+    __tablename__ = "column_mappings"
+
+    header_key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the normalised headers
+    mapping: Mapped[list] = mapped_column(JSONB)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
+                                                 onupdate=func.now())
