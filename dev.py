@@ -78,7 +78,7 @@ def serve() -> int:
     # A SIGTERM (e.g. from a process manager) stops the servers like Ctrl-C.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     env = dict(os.environ, SECRET_KEY=secret_key())
-    postgres = valkey = gunicorn = None
+    postgres = valkey = gunicorn = worker = None
     try:
         if not os.environ.get("DATABASE_URL"):
             postgres = EmbeddedPostgres(INSTANCE / "pgdata").start()
@@ -93,6 +93,8 @@ def serve() -> int:
         create_first_admin(env)
         port = os.environ.get("PORT", "8000")
         print(f"Serving on http://127.0.0.1:{port}  (Ctrl-C stops the app and its servers)", flush=True)
+        # The import worker: takes uploaded files off the queue on Valkey.
+        worker = subprocess.Popen([*flask, "worker"], env=env, cwd=ROOT)
         gunicorn = subprocess.Popen(
             [str(VENV / "bin" / "gunicorn"), "--workers", "2", "--threads", "4",
              "--bind", f"127.0.0.1:{port}", "--access-logfile", "-", "wsgi:app"],
@@ -102,12 +104,13 @@ def serve() -> int:
     except KeyboardInterrupt:
         return 0
     finally:
-        if gunicorn and gunicorn.poll() is None:
-            gunicorn.terminate()
-            try:
-                gunicorn.wait(15)
-            except subprocess.TimeoutExpired:
-                gunicorn.kill()
+        for process in (gunicorn, worker):
+            if process and process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
         if valkey:
             valkey.stop()
         if postgres:

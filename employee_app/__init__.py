@@ -16,6 +16,7 @@ def create_app(overrides: dict | None = None) -> Flask:
                 instance_path=os.path.join(root, "instance"))
     app.config.update(config_from_env())
     app.config.update(overrides or {})
+    app.config["UPLOAD_DIR"] = app.config.get("UPLOAD_DIR") or os.path.join(app.instance_path, "uploads")
     if not app.config.get("SECRET_KEY"):
         raise RuntimeError("SECRET_KEY is not set: export a long random value (see README).")
 
@@ -40,12 +41,16 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import auth, employees, health
+    from . import admin, audit, auth, employees, health, imports
     from .security import login_required, register_security_headers
 
     app.register_blueprint(auth.bp)
+    app.register_blueprint(admin.bp)
     app.register_blueprint(employees.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(audit.bp)
+    app.register_blueprint(imports.bp)
+    app.register_blueprint(imports.export_bp)
     register_security_headers(app)
 
     @app.route("/")

@@ -1,12 +1,16 @@
 """Command-line tools: thin wrappers over the services."""
+import os
 import sys
 
 import click
-from flask import Flask
+from flask import Flask, current_app
+from sqlalchemy import select
 
-from .models import ROLES
+from .extensions import db
+from .models import IMPORT_MODES, ROLES, ImportJob, User
 from .services import duplicate_guard, users
 from .services.errors import InvalidInput
+from .services.importer import reports
 
 
 @click.command("create-user")
@@ -26,6 +30,26 @@ def create_user_command(username: str, role: str, password_stdin: bool) -> None:
     click.echo(f"Created {user.role} account {user.username}.")
 
 
+@click.command("set-password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def set_password_command(username: str, password_stdin: bool) -> None:
+    """Set a new password for an account (e.g. a locked-out admin); its open
+    sessions end and its login lock is lifted."""
+    user = users.get_by_username(username)
+    if user is None:
+        raise click.ClickException(f"There is no account {username}.")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    try:
+        users.set_password(user.id, password)
+    except InvalidInput as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"New password set for {user.username}.")
+
+
 @click.command("rebuild-index")
 def rebuild_index_command() -> None:
     """Rebuild the Valkey sets of employee IDs and e-mails from PostgreSQL."""
@@ -33,6 +57,59 @@ def rebuild_index_command() -> None:
     click.echo(f"Indexed {count} employees in Valkey.")
 
 
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+def worker_command(burst: bool) -> None:
+    """Run an import worker: takes import jobs from the queue on Valkey."""
+    from rq import Worker
+
+    from .services.importer import jobs
+
+    queue = jobs.get_queue()
+    heartbeat = current_app.config["IMPORT_WORKER_HEARTBEAT"]
+    worker = Worker([queue], connection=queue.connection, job_monitoring_interval=heartbeat)
+    worker.work(burst=burst, with_scheduler=False)
+
+
+@click.command("import-csv")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--mode", type=click.Choice(IMPORT_MODES), default="valid_rows", show_default=True)
+@click.option("--user", "username", help="The account the import is recorded under.")
+def import_csv_command(path: str, mode: str, username: str | None) -> None:
+    """Import a CSV or XLSX file here, with a progress bar (no worker needed).
+
+    The file's headers must name the fields (see /imports/template.csv), or
+    match a mapping confirmed before on the upload page."""
+    from .services.importer import jobs
+    from .services.importer.files import FileRefused
+
+    user = db.session.execute(select(User).where(User.username == username.strip().lower())).scalar_one_or_none() \
+        if username else None
+    if username and user is None:
+        raise click.ClickException(f"There is no account {username}.")
+    try:
+        with open(path, "rb") as stream:
+            job = jobs.create_import(stream, os.path.basename(path), mode=mode, on_existing="skip",
+                                     user=user, queue=False)
+    except FileRefused as refused:
+        raise click.ClickException(refused.message) from None
+    if job.status == "mapping":
+        raise click.ClickException("The file's columns need a mapping: upload it once on /imports/new "
+                                   "and confirm the columns, or rename the headers as in the template.")
+    total = job.total_rows_estimate or 0
+    with click.progressbar(length=total, label=f"Import #{job.id}", show_pos=True) as bar:
+        def advance(counts):
+            bar.update(min(counts.rows_read, total) - bar.pos)
+        counts = jobs.run_import(job.id, on_progress=advance)
+        bar.update(total - bar.pos)
+    report = reports.report(db.session.get(ImportJob, job.id))
+    click.echo(f"{counts.inserted:,} inserted, {counts.duplicates:,} duplicates, {counts.invalid:,} invalid"
+               f" of {counts.rows_read:,} rows. {report['outcome']}")
+    if counts.duplicates + counts.invalid:
+        click.echo(f"The rejected rows, with the reasons: /imports/{job.id}/rejected.csv")
+
+
 def register_commands(app: Flask) -> None:
-    for command in (create_user_command, rebuild_index_command):
+    for command in (create_user_command, set_password_command, rebuild_index_command, worker_command,
+                    import_csv_command):
         app.cli.add_command(command)

@@ -26,11 +26,34 @@ def config_from_env(env=os.environ) -> dict:
         # Seconds a Valkey call may take before the guard falls back to PostgreSQL.
         "VALKEY_TIMEOUT": float(env.get("VALKEY_TIMEOUT", "0.5")),
         "EMPLOYEES_PER_PAGE": int(env.get("EMPLOYEES_PER_PAGE", "50")),
-        "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", str(200 * 1024 * 1024))),
+        # The largest import file (IMPORT_MAX_MB, default 200); a request may
+        # be a little larger for the form around it.
+        "MAX_IMPORT_BYTES": int(env.get("IMPORT_MAX_MB", "200")) * 1024 * 1024,
+        "MAX_CONTENT_LENGTH": int(env.get("IMPORT_MAX_MB", "200")) * 1024 * 1024 + 64 * 1024,
+        # Where uploads are kept for the import worker: shared by the web app
+        # and the workers (a volume in production).
+        "UPLOAD_DIR": env.get("UPLOAD_DIR", ""),
+        # Seconds between an import worker's heartbeats while it runs a job; a
+        # running import whose worker missed six is marked failed.
+        "IMPORT_WORKER_HEARTBEAT": int(env.get("IMPORT_WORKER_HEARTBEAT", "10")),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         # SESSION_COOKIE_SECURE=1 when the app is served over HTTPS.
         "SESSION_COOKIE_SECURE": env.get("SESSION_COOKIE_SECURE", "0") == "1",
+        # No "remember me": a session ends when the browser closes. Should one
+        # be added, its cookie is as guarded as the session's.
         "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": env.get("SESSION_COOKIE_SECURE", "0") == "1",
+        # Login throttling (services/login_throttle.py): failures per username
+        # and per client address within LOGIN_LOCK_MINUTES lock further attempts
+        # for LOGIN_LOCK_MINUTES.
+        "LOGIN_MAX_FAILURES": int(env.get("LOGIN_MAX_FAILURES", "5")),
+        "LOGIN_MAX_FAILURES_PER_ADDRESS": int(env.get("LOGIN_MAX_FAILURES_PER_ADDRESS", "20")),
+        "LOGIN_LOCK_MINUTES": int(env.get("LOGIN_LOCK_MINUTES", "15")),
+        # How many reverse proxies in front of the app set X-Forwarded-For /
+        # -Proto (0: none, the client address is the connection's). Only set
+        # it when such proxies exist, or clients could pick their own address.
+        "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES", "0")),
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
     }

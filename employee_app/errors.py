@@ -1,5 +1,5 @@
 """Error pages: one template for every status, a rollback on 500."""
-from flask import Flask, render_template
+from flask import Flask, current_app, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -24,6 +24,9 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         message = MESSAGES.get(error.code, error.description)
+        if error.code == 413:
+            limit = current_app.config["MAX_IMPORT_BYTES"] // (1024 * 1024)
+            message = f"The file is larger than the limit of {limit} MB. Split it into smaller files."
         return render_template("errors/error.html", code=error.code, title=error.name, message=message), error.code
 
     @app.errorhandler(500)

@@ -1,7 +1,7 @@
 """Authorization and response headers, in one place."""
 from functools import wraps
 
-from flask import Flask, abort
+from flask import Flask, abort, request
 from flask_login import current_user
 
 from .extensions import login_manager
@@ -44,11 +44,35 @@ def public(view):
     return view
 
 
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",  # for browsers that predate frame-ancestors
+    "Referrer-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+}
+
+
 def register_security_headers(app: Flask) -> None:
+    """The headers above on every response; pages (not static files) are not
+    stored by the browser or proxies, so Back after logout shows nothing;
+    HSTS when the app is configured for HTTPS. Also trusts X-Forwarded-*
+    from TRUSTED_PROXIES reverse proxies (0 by default: request.remote_addr,
+    which the login throttle counts by, is then the connection's address)."""
+    hsts = app.config.get("SESSION_COOKIE_SECURE")
+    proxies = app.config.get("TRUSTED_PROXIES", 0)
+    if proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+
     @app.after_request
     def set_headers(response):
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if hsts:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if request.endpoint != "static":
+            response.headers.setdefault("Cache-Control", "no-store")
         return response

@@ -49,10 +49,13 @@ def valkey_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def app_env(database_url, valkey_server) -> dict:
-    """The environment the app runs with, in this process and in gunicorn."""
+def app_env(database_url, valkey_server, tmp_path_factory) -> dict:
+    """The environment the app runs with, in this process, in gunicorn and in
+    import workers. Uploads are limited to 20 MB so the 413 test stays small."""
     return {"DATABASE_URL": database_url, "VALKEY_URL": valkey_server.url,
-            "SECRET_KEY": SECRET_KEY, "VALKEY_TIMEOUT": "0.5"}
+            "SECRET_KEY": SECRET_KEY, "VALKEY_TIMEOUT": "0.5",
+            "UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads")), "IMPORT_MAX_MB": "20",
+            "IMPORT_WORKER_HEARTBEAT": "1"}
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,11 @@
-"""The add-employee form: labels and inputs from the shared field rules.
+"""The employee forms (add, edit, delete, bulk): labels and inputs from the shared field rules.
 
 The form checks only CSRF; every field rule lives in
 services/employee_rules.py so that the form, the edit and the import agree."""
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField
+from wtforms import HiddenField, SelectField, StringField
 
+from ..models.employee import STATUSES
 from ..services.employee_rules import FIELD_NAMES, RULES_BY_NAME
 from ..services.errors import DuplicateError, InvalidInput
 
@@ -56,3 +57,42 @@ class SearchForm(FlaskForm):
 
     class Meta:
         csrf = False
+
+
+def _int_or_none(raw) -> int | None:
+    try:
+        value = int(str(raw).strip())
+    except (TypeError, ValueError):
+        return None
+    return value if 0 <= value < 2**63 else None
+
+
+class RecordStateMixin:
+    """Hidden fields that tie a form to the record state it was opened on:
+    the record's primary key (its ID may change), its version (optimistic
+    locking) and the newest audit entry id then (what changed since)."""
+
+    record = HiddenField()
+    version = HiddenField()
+    seen = HiddenField()
+
+    def state(self) -> tuple[int | None, int | None, int | None]:
+        return _int_or_none(self.record.data), _int_or_none(self.version.data), _int_or_none(self.seen.data)
+
+
+class EditEmployeeForm(RecordStateMixin, EmployeeForm):
+    """The admin edit form: every field, plus the record state."""
+
+
+class DeleteEmployeeForm(RecordStateMixin, FlaskForm):
+    """The delete confirmation: CSRF and the record state."""
+
+
+class BulkForm(FlaskForm):
+    """The list's bulk actions; the selected IDs arrive as repeated `ids`."""
+
+    status = SelectField("New status", choices=[(v, v.replace("_", " ").capitalize()) for v in STATUSES],
+                         validate_choice=False)
+    department = StringField("New department", render_kw={"list": "department-names", "autocomplete": "off",
+                                                          "maxlength": 100})
+    next = HiddenField()

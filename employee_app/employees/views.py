@@ -1,13 +1,16 @@
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..security import login_required, role_required
-from ..services import employees
+from ..services import audit, employees
+from ..services.employee_rules import FIELD_NAMES, clean_employee, normalize_employee_id
 from ..services.errors import DuplicateError, InvalidInput
 from . import bp
-from .forms import EmployeeForm
+from .forms import BulkForm, DeleteEmployeeForm, EditEmployeeForm, EmployeeForm
 
 can_add = role_required("admin", "hr")
+admin_only = role_required("admin")
+HISTORY_PER_PAGE = 50
 
 
 @bp.route("")
@@ -23,8 +26,11 @@ def index():
         per_page=current_app.config["EMPLOYEES_PER_PAGE"],
     )
     page = employees.search_employees(query)
+    bulk_form = None
+    if current_user.has_role("admin"):
+        bulk_form = BulkForm(formdata=None, data={"next": request.full_path})
     return render_template("employees/list.html", query=query, page=page,
-                           departments=employees.list_departments())
+                           departments=employees.list_departments(), bulk_form=bulk_form)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -51,10 +57,17 @@ def new():
 @bp.route("/check-id")
 @can_add
 def check_id():
-    """The as-you-type check: a small HTML fragment for htmx."""
+    """The as-you-type check: a small HTML fragment for htmx. `current` (on
+    the edit page) is the record's own ID, which is not "taken"."""
     raw = request.args.get("employee_id", "")
     holder = employees.check_employee_id(raw)
-    return render_template("employees/_check_id.html", employee_id=raw.strip(), holder=holder)
+    own = holder is not None and holder.employee_id == normalize_employee_id(request.args.get("current"))
+    return render_template("employees/_check_id.html", employee_id=raw.strip(), holder=holder, own=own)
+
+
+def _not_found(employee_id: str):
+    return render_template("errors/error.html", code=404, title="Not found",
+                           message=f"No employee has the ID {employee_id}."), 404
 
 
 @bp.route("/<employee_id>")
@@ -62,6 +75,155 @@ def check_id():
 def show(employee_id: str):
     employee = employees.get_employee(employee_id)
     if employee is None:
-        return render_template("errors/error.html", code=404, title="Not found",
-                               message=f"No employee has the ID {employee_id}."), 404
-    return render_template("employees/show.html", employee=employee)
+        return _not_found(employee_id)
+    history, older = audit.employee_history(employee.id, before=request.args.get("history_before", type=int),
+                                            limit=HISTORY_PER_PAGE)
+    return render_template("employees/show.html", employee=employee, history=history, older=older)
+
+
+# --- admin: edit, delete, bulk ------------------------------------------------
+
+def _state_data(employee, mark: int) -> dict:
+    return {"record": employee.id, "version": employee.version, "seen": mark}
+
+
+@bp.route("/<employee_id>/edit", methods=["GET", "POST"])
+@admin_only
+def edit(employee_id: str):
+    if request.method == "GET":
+        found = employees.get_for_edit(employee_id)
+        if found is None:
+            return _not_found(employee_id)
+        employee, mark = found
+        form = EditEmployeeForm(data={**audit.snapshot(employee), **_state_data(employee, mark)})
+        return _edit_page(form, employee_id)
+
+    form = EditEmployeeForm()
+    if not form.validate_on_submit():  # CSRF is checked before the view; this is belt and braces
+        abort(400)
+    pk, version, seen = form.state()
+    if pk is None or version is None:
+        abort(400, "The form is incomplete: open the record's edit page again.")
+    try:
+        employee, changes = employees.update_employee(pk, form.values(), expected_version=version,
+                                                      seen=seen, actor=current_user)
+    except InvalidInput as error:
+        form.show_invalid(error)
+        return _edit_page(form, employee_id, status=422)
+    except DuplicateError as error:
+        form.show_duplicate(error)
+        return _edit_page(form, employee_id, status=409, duplicate=error)
+    except employees.EditConflict as error:
+        return _conflict_page(error.conflict, form.values()), 409
+    if changes:
+        flash(f"Employee {employee.employee_id} ({employee.full_name}) saved: "
+              f"{', '.join(audit.field_label(name) for name in changes)} changed.", "success")
+    else:
+        flash("Nothing was changed.", "info")
+    return redirect(url_for(".show", employee_id=employee.employee_id), 303)
+
+
+def _edit_page(form, employee_id: str, status: int = 200, duplicate=None):
+    return render_template("employees/edit.html", form=form, employee_id=normalize_employee_id(employee_id),
+                           duplicate=duplicate, departments=employees.list_departments()), status
+
+
+def _conflict_page(conflict, typed: dict) -> str:
+    """Per field: the value the person opened, the value stored now (the other
+    person's), what they typed; and the form again, at the current version."""
+    try:
+        typed_clean = {name: audit.json_value(value) for name, value in clean_employee(typed).items()}
+    except InvalidInput:
+        typed_clean = {name: audit.json_value((value or "").strip() if isinstance(value, str) else value)
+                       for name, value in typed.items()}
+    rows = []
+    for name in FIELD_NAMES:
+        opened = conflict.opened.get(name) if conflict.opened is not None else None
+        stored = conflict.current.get(name) if conflict.current is not None else None
+        mine = typed_clean.get(name)
+        rows.append({
+            "name": name, "label": audit.field_label(name), "opened": opened, "stored": stored,
+            "typed": mine,
+            "theirs_changed": conflict.opened is not None and stored != opened,
+            "mine_changed": conflict.opened is not None and mine != opened,
+            "differs": mine != stored,
+            "both_changed": conflict.opened is not None and stored != opened and mine != opened and mine != stored,
+        })
+    form = None
+    if not conflict.deleted:
+        # A three-way merge for the next attempt: what this person changed is
+        # kept; a field they left alone shows the value stored now, so saving
+        # again does not undo the other person's change.
+        merged = {row["name"]: (typed.get(row["name"]) if row["mine_changed"] or conflict.opened is None
+                                else row["stored"] or "") for row in rows}
+        form = EditEmployeeForm(formdata=None, data={**merged, **_state_data(conflict.employee, conflict.mark)})
+    return render_template("employees/conflict.html", conflict=conflict, rows=rows, form=form,
+                           departments=employees.list_departments())
+
+
+@bp.route("/<employee_id>/delete", methods=["GET", "POST"])
+@admin_only
+def delete(employee_id: str):
+    if request.method == "GET":
+        found = employees.get_for_edit(employee_id)
+        if found is None:
+            return _not_found(employee_id)
+        employee, mark = found
+        form = DeleteEmployeeForm(data=_state_data(employee, mark))
+        return render_template("employees/delete.html", employee=employee, form=form, conflict=None)
+
+    form = DeleteEmployeeForm()
+    if not form.validate_on_submit():
+        abort(400)
+    pk, version, seen = form.state()
+    if pk is None or version is None:
+        abort(400, "The form is incomplete: open the record's delete page again.")
+    try:
+        deleted = employees.delete_employee(pk, expected_version=version, seen=seen, actor=current_user)
+    except employees.EmployeeGone:
+        return _not_found(employee_id)
+    except employees.EditConflict as error:
+        conflict = error.conflict
+        if conflict.deleted:
+            return _not_found(employee_id)
+        form = DeleteEmployeeForm(formdata=None, data=_state_data(conflict.employee, conflict.mark))
+        return render_template("employees/delete.html", employee=conflict.employee, form=form,
+                               conflict=conflict), 409
+    flash(f"Employee {deleted['employee_id']} ({deleted['first_name']} {deleted['last_name']}) deleted. "
+          "Its history stays in the audit log.", "success")
+    return redirect(url_for(".index"), 303)
+
+
+def _list_url(raw: str | None) -> str:
+    """Back to the list page the bulk form was on (a local /employees path only)."""
+    raw = (raw or "").strip()
+    if raw.startswith("/employees") and "\\" not in raw and "//" not in raw and "\n" not in raw:
+        return raw.rstrip("?")
+    return url_for(".index")
+
+
+@bp.route("", methods=["POST"])  # POST to the list itself: no path an employee ID could take
+@admin_only
+def bulk():
+    """A bulk action on the employees selected on the list page."""
+    form = BulkForm()
+    if not form.validate_on_submit():
+        abort(400)
+    action = request.form.get("action", "")
+    value = form.status.data if action == "status" else form.department.data
+    try:
+        result = employees.bulk_update(request.form.getlist("ids"), action, value, actor=current_user)
+    except InvalidInput as error:
+        message = " ".join(error.errors.values()) + " Nothing was changed."
+        return render_template("errors/error.html", code=422, title="Nothing changed", message=message), 422
+    what = "Status" if result.field == "status" else "Department"
+    shown = (result.value or "").replace("_", " ") if result.field == "status" else result.value
+    count = len(result.changed)
+    parts = [f"{what} set to {shown} for {count} employee{'' if count == 1 else 's'}."]
+    if result.unchanged:
+        parts.append(f"{len(result.unchanged)} already had it.")
+    if result.missing:
+        parts.append(f"{len(result.missing)} no longer exist{'s' if len(result.missing) == 1 else ''}: "
+                     f"{', '.join(result.missing[:10])}.")
+    flash(" ".join(parts), "success" if count else "info")
+    return redirect(_list_url(form.next.data), 303)

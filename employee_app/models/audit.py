@@ -37,5 +37,4 @@ class AuditEntry(db.Model):
         Index("ix_audit_log_employee_id", "employee_id"),
         Index("ix_audit_log_at", "at"),
         Index("ix_audit_log_actor", "actor_id", "at"),
-        Index("ix_audit_log_import", "import_id"),
     )

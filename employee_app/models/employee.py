@@ -60,6 +60,10 @@ class Employee(db.Model):
     status: Mapped[str] = mapped_column(String(16), server_default="active")
     termination_date: Mapped[date | None] = mapped_column(Date)
     version: Mapped[int] = mapped_column(Integer, server_default="1")
+    # Which import created the record, and from which row of its file: lets a
+    # later row of the same file be told "also on row N of this file".
+    import_id: Mapped[int | None] = mapped_column(BigInteger)
+    import_row: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()

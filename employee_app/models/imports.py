@@ -43,6 +43,9 @@ class ImportJob(db.Model):
     duplicates: Mapped[int] = mapped_column(BigInteger, server_default="0")
     invalid: Mapped[int] = mapped_column(BigInteger, server_default="0")
     total_rows_estimate: Mapped[int | None] = mapped_column(BigInteger)
+    # The file's record number up to which rows are committed: a rerun after a
+    # crash continues from here (committed in the same transaction as the rows).
+    resume_row: Mapped[int] = mapped_column(BigInteger, server_default="0")
     error: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (

@@ -36,6 +36,11 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
         return self.active
 
+    def get_id(self) -> str:
+        """The login session's id: raising session_version ends the account's
+        sessions (services.users.load_session_user checks it)."""
+        return f"{self.id}:{self.session_version}"
+
     def has_role(self, *roles: str) -> bool:
         return self.role in roles
 

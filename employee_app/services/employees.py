@@ -1,24 +1,29 @@
-"""Adding, finding and listing employees."""
+"""Adding, editing, deleting, finding and listing employees.
+
+Every change writes its audit entry (services/audit.py) in the same
+transaction, and writes Valkey only after PostgreSQL has committed."""
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import Date, Integer, func, literal, select, text, tuple_
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from ..extensions import db
-from ..models import STATUSES, Department, Employee, User
-from . import duplicate_guard
-from .employee_rules import clean_employee, normalize_employee_id
-from .errors import DuplicateError
+from ..models import STATUSES, AuditEntry, Department, Employee, User
+from . import audit, duplicate_guard
+from .employee_rules import EMPLOYEE_ID_RE, clean_employee, normalize_employee_id
+from .errors import DuplicateError, InvalidInput, ServiceError
 from .pagination import Cursor, decode_cursor, encode_cursor
 
 STORED_FIELDS = ("employee_id", "first_name", "last_name", "email", "phone", "job_title",
                  "employment_type", "location", "hire_date", "status", "termination_date")
 
 
-def create_employee(raw: dict, *, actor: User | None = None) -> Employee:
-    """Validate, refuse a duplicate before writing, insert, then index in Valkey.
+def create_employee(raw: dict, *, actor: User | None = None, source: str = "form") -> Employee:
+    """Validate, refuse a duplicate before writing, insert with its audit
+    entry, then index in Valkey.
 
     Raises InvalidInput (422) or DuplicateError (409)."""
     values = clean_employee(raw)
@@ -27,10 +32,13 @@ def create_employee(raw: dict, *, actor: User | None = None) -> Employee:
     if taken:
         raise DuplicateError(taken)
 
-    employee = Employee(**{field: values[field] for field in STORED_FIELDS})
+    employee = Employee(**{name: values[name] for name in STORED_FIELDS})
     try:
-        employee.department_id = ensure_department(values["department"])
+        employee.department = _department(values["department"])
         db.session.add(employee)
+        db.session.flush()
+        audit.record(employee_pk=employee.id, employee_id=employee.employee_id, action="create",
+                     source=source, changes=audit.creation_changes(audit.snapshot(employee)), actor=actor)
         db.session.commit()
     except IntegrityError as exc:
         db.session.rollback()
@@ -57,10 +65,22 @@ def ensure_department(name: str | None) -> int | None:
     ).scalar_one()
 
 
+def _department(name: str | None) -> Department | None:
+    department_id = ensure_department(name)
+    return db.session.get(Department, department_id) if department_id else None
+
+
 def get_employee(employee_id: str) -> Employee | None:
-    return db.session.execute(
-        select(Employee).where(Employee.employee_id == normalize_employee_id(employee_id))
-    ).scalar_one_or_none()
+    employee_id = normalize_employee_id(employee_id)
+    if not _possible_id(employee_id):
+        return None
+    return db.session.execute(select(Employee).where(Employee.employee_id == employee_id)).scalar_one_or_none()
+
+
+def _possible_id(employee_id: str) -> bool:
+    """Could a stored record have this (canonical) ID? Anything else, e.g. a
+    NUL byte typed into a URL, matches nothing without asking PostgreSQL."""
+    return 0 < len(employee_id) <= 32 and EMPLOYEE_ID_RE.match(employee_id) is not None
 
 
 def list_departments() -> list[Department]:
@@ -71,10 +91,229 @@ def check_employee_id(raw: str) -> Employee | None:
     """As-you-type check: the employee holding this ID, answered from Valkey
     and confirmed by PostgreSQL on a hit."""
     employee_id = normalize_employee_id(raw)
-    if not employee_id:
+    if not _possible_id(employee_id):
         return None
     taken = duplicate_guard.find_taken({"employee_id": employee_id})
     return get_employee(employee_id) if taken else None
+
+
+# --- editing and deleting: optimistic locking on the version column --------
+
+class EmployeeGone(ServiceError):
+    """The record no longer exists (deleted meanwhile)."""
+
+
+@dataclass
+class Conflict:
+    """What happened to a record since someone opened it."""
+
+    pk: int
+    employee: Employee | None  # as stored now; None if it was deleted
+    current: dict | None  # its values now (audit.snapshot)
+    opened: dict | None  # its values when the person opened it; None if unknown
+    since: list[AuditEntry] = field(default_factory=list)  # the changes since, oldest first
+    mark: int = 0  # the newest audit entry id now: the `seen` of a new attempt
+
+    @property
+    def deleted(self) -> bool:
+        return self.employee is None
+
+
+class EditConflict(ServiceError):
+    """The record changed (or went) after the person opened it: nothing was written."""
+
+    def __init__(self, conflict: Conflict):
+        super().__init__("The record was changed by someone else after you opened it.")
+        self.conflict = conflict
+
+
+def _with_mark(*conditions) -> tuple[Employee, int] | None:
+    """An employee and its newest audit entry id, read in one statement (one
+    snapshot), so that the version and the mark belong together."""
+    mark = (select(func.coalesce(func.max(AuditEntry.id), 0))
+            .where(AuditEntry.employee_pk == Employee.id).scalar_subquery())
+    row = db.session.execute(
+        select(Employee, mark).where(*conditions).execution_options(populate_existing=True)
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def get_for_edit(employee_id: str) -> tuple[Employee, int] | None:
+    """The employee to show on an edit or delete page, with the audit mark
+    the page carries (see load_conflict)."""
+    employee_id = normalize_employee_id(employee_id)
+    return _with_mark(Employee.employee_id == employee_id) if _possible_id(employee_id) else None
+
+
+def load_conflict(pk: int, seen: int | None) -> Conflict:
+    """The record now, and what changed since the page that showed it was
+    opened (`seen`: the newest audit entry id then)."""
+    found = _with_mark(Employee.id == pk)
+    employee, mark = found if found else (None, audit.latest_entry_id(pk))
+    current = audit.snapshot(employee) if employee is not None else None
+    if seen is None:
+        return Conflict(pk, employee, current, None, [], mark)
+    since = [entry for entry in audit.entries_since(pk, seen) if entry.id <= mark]
+    if employee is None and since and since[-1].action == "delete":
+        current = audit.state_before(None, since[-1:])  # the values it had when deleted
+    return Conflict(pk, employee, current, audit.state_before(current, since), since, mark)
+
+
+def update_employee(pk: int, raw: dict, *, expected_version: int, seen: int | None = None,
+                    actor: User | None = None, source: str = "edit") -> tuple[Employee, dict]:
+    """Save an edited record if it is still at the version the person opened.
+
+    The UPDATE carries `WHERE id = :pk AND version = :expected_version` (the
+    model's version_id_col), so of two saves from the same version exactly one
+    wins, across processes. Returns (employee, {field: [old, new]}); the
+    changes are empty when nothing differed (nothing is written then).
+    Raises InvalidInput (422), DuplicateError (409), EditConflict (409)."""
+    values = clean_employee(raw)
+    employee = db.session.get(Employee, pk, populate_existing=True)
+    if employee is None or employee.version != expected_version:
+        db.session.rollback()
+        raise EditConflict(load_conflict(pk, seen))
+
+    before = audit.snapshot(employee)
+    old_keys = {"employee_id": employee.employee_id, "email": employee.email}
+    new_keys = {"employee_id": values["employee_id"], "email": values["email"]}
+    changed_keys = {name: value for name, value in new_keys.items() if value and value != old_keys[name]}
+    if changed_keys:
+        taken = duplicate_guard.find_taken(changed_keys, exclude_pk=pk)
+        if taken:
+            db.session.rollback()
+            raise DuplicateError(taken)
+
+    try:
+        department = _department(values["department"])  # before any change: one UPDATE, one version step
+        for name in STORED_FIELDS:
+            setattr(employee, name, values[name])
+        employee.department = department
+        changes = audit.diff(before, audit.snapshot(employee))
+        if not changes:
+            db.session.rollback()
+            return employee, {}
+        db.session.flush()  # UPDATE ... WHERE id = :pk AND version = :expected_version
+        audit.record(employee_pk=pk, employee_id=employee.employee_id, action="update",
+                     source=source, changes=changes, actor=actor)
+        db.session.commit()
+    except StaleDataError:  # another save committed first
+        db.session.rollback()
+        raise EditConflict(load_conflict(pk, seen)) from None
+    except IntegrityError as exc:  # a unique value taken meanwhile
+        db.session.rollback()
+        taken = duplicate_guard.taken_from_violation(exc, new_keys)
+        if taken is None:
+            raise
+        raise DuplicateError(taken) from exc
+
+    gone = {name: value for name, value in old_keys.items() if value and value != new_keys[name]}
+    if changed_keys:
+        duplicate_guard.remember_values([changed_keys])
+    if gone:
+        duplicate_guard.forget_values([gone])
+    return employee, changes
+
+
+def delete_employee(pk: int, *, expected_version: int, seen: int | None = None,
+                    actor: User | None = None) -> dict:
+    """Delete the record if it is still at the version the confirmation page
+    showed; the audit entry (with every old value) is written in the same
+    transaction and remains. Returns the deleted values.
+    Raises EmployeeGone, EditConflict."""
+    employee = db.session.get(Employee, pk, populate_existing=True)
+    if employee is None:
+        db.session.rollback()
+        raise EmployeeGone(f"Employee record {pk} does not exist.")
+    if employee.version != expected_version:
+        db.session.rollback()
+        raise EditConflict(load_conflict(pk, seen))
+    before = audit.snapshot(employee)
+    keys = {"employee_id": employee.employee_id, "email": employee.email}
+    try:
+        db.session.delete(employee)
+        db.session.flush()  # DELETE ... WHERE id = :pk AND version = :expected_version
+    except StaleDataError:
+        db.session.rollback()
+        raise EditConflict(load_conflict(pk, seen)) from None
+    audit.record(employee_pk=pk, employee_id=keys["employee_id"], action="delete", source="delete",
+                 changes=audit.deletion_changes(before), actor=actor)
+    db.session.commit()
+    duplicate_guard.forget_values([keys])
+    return before
+
+
+# --- bulk actions on the list ------------------------------------------------
+
+BULK_FIELDS = ("status", "department")
+MAX_BULK = 1000
+
+
+@dataclass
+class BulkResult:
+    field: str
+    value: str | None
+    changed: list[str]  # employee IDs whose record changed
+    unchanged: list[str]  # already had the value
+    missing: list[str]  # selected, but no longer exist
+
+
+def bulk_update(employee_ids: list[str], field_name: str, value: str | None, *,
+                actor: User | None = None) -> BulkResult:
+    """Set one field (status or department) on the selected employees in one
+    transaction, one audit entry (source 'bulk') per changed record.
+
+    The rows are locked (SELECT ... FOR UPDATE, in id order) so that a
+    concurrent edit waits, then sees the new version. Raises InvalidInput."""
+    if field_name not in BULK_FIELDS:
+        raise InvalidInput({"action": "Choose an action: set status or set department."})
+    ids = list(dict.fromkeys(i for i in (normalize_employee_id(raw) for raw in employee_ids) if i))
+    impossible = [i for i in ids if not _possible_id(i)]
+    ids = [i for i in ids if _possible_id(i)]
+    if not ids and not impossible:
+        raise InvalidInput({"ids": "Select at least one employee."})
+    if len(ids) > MAX_BULK:
+        raise InvalidInput({"ids": f"Select at most {MAX_BULK} employees at a time."})
+    if field_name == "department" and not (value or "").strip():
+        raise InvalidInput({"department": "Type the department to move the selected employees to."})
+
+    rows = db.session.execute(
+        select(Employee).where(Employee.employee_id.in_(ids)).order_by(Employee.id)
+        .with_for_update(of=Employee).execution_options(populate_existing=True)
+    ).scalars().all()
+    result = BulkResult(field_name, value, [], [], [])
+    found = {employee.employee_id for employee in rows}
+    result.missing = [i for i in ids if i not in found] + [repr(i)[1:-1][:40] for i in impossible]
+    department: Department | None = None
+    try:
+        for employee in rows:
+            before = audit.snapshot(employee)
+            try:
+                values = clean_employee(dict(before, **{field_name: value}))
+            except InvalidInput as error:
+                message = error.errors.get(field_name) or "; ".join(error.errors.values())
+                raise InvalidInput({field_name: f"{employee.employee_id}: {message}"}) from None
+            if field_name == "status":
+                employee.status = values["status"]
+                result.value = values["status"]
+            else:
+                if department is None:
+                    department = _department(values["department"])
+                    result.value = department.name
+                employee.department = department
+            changes = audit.diff(before, audit.snapshot(employee))
+            if not changes:
+                result.unchanged.append(employee.employee_id)
+                continue
+            db.session.flush()
+            audit.record(employee_pk=employee.id, employee_id=employee.employee_id, action="update",
+                         source="bulk", changes=changes, actor=actor)
+            result.changed.append(employee.employee_id)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return result
 
 
 # --- the list page: search, filter, sort, keyset pagination -----------------
@@ -164,11 +403,16 @@ def search_employees(query: EmployeeQuery) -> EmployeePage:
     order = [c.desc() if descending else c.asc() for c in columns]
     limit = query.per_page + 1
     labels = [c.label(f"sort_{i}") for i, c in enumerate(columns)]
+    counted = None
     if matches is None:
         stmt = select(Employee, *labels).where(*bounds).order_by(*order).limit(limit)
         results = db.session.execute(stmt).all()
     else:
-        results = _search_page(bounds, matches, labels, descending, limit)
+        # Counting first (through the trigram index, capped) tells how to
+        # fetch the page: up to COUNT_CAP matches are simply sorted.
+        counted = _count([*conditions, matches])
+        few = not counted[2]
+        results = _search_page(bounds, matches, labels, descending, limit, few) if counted[0] else []
     has_more = len(results) > query.per_page
     results = results[: query.per_page]
     if backwards:
@@ -176,10 +420,12 @@ def search_employees(query: EmployeeQuery) -> EmployeePage:
 
     more_after = has_more if not backwards else True
     more_before = cursor is not None if not backwards else has_more
-    if cursor is None and not has_more:
+    if counted:
+        total, estimate, capped = counted
+    elif cursor is None and not has_more:
         total, estimate, capped = len(results), False, False  # the whole result is on this page
     else:
-        total, estimate, capped = _count(conditions if matches is None else [*conditions, matches])
+        total, estimate, capped = _count(conditions)
     return EmployeePage(
         rows=[row[0] for row in results],
         next_cursor=_cursor_at(results[-1], backwards=False) if results and more_after else None,
@@ -188,24 +434,27 @@ def search_employees(query: EmployeeQuery) -> EmployeePage:
     )
 
 
-def _search_page(bounds: list, matches, labels: list, descending: bool, limit: int) -> list:
-    """The next `limit` matching rows in sort order, in two bounded steps, so
-    that no search reads the whole table whatever the planner estimates."""
+def _search_page(bounds: list, matches, labels: list, descending: bool, limit: int, few: bool) -> list:
+    """The next `limit` matching rows in sort order, in bounded steps, so that
+    no search reads the whole table whatever the planner estimates. `few`:
+    there are at most COUNT_CAP matches in all, so sorting them is cheap."""
     def in_order(table):
         return [table.c[label.name].desc() if descending else table.c[label.name].asc()
                 for label in labels]
 
-    # 1. Walk the sort index for SEARCH_WINDOW rows and keep the matches:
-    #    quick when matches are common and spread out.
-    window = (select(Employee.id, matches.label("hit"), *labels).where(*bounds)
-              .order_by(*(label.element.desc() if descending else label.element.asc()
-                          for label in labels))
-              .limit(SEARCH_WINDOW).subquery("window"))
-    ids = db.session.execute(
-        select(window.c.id).where(window.c.hit).order_by(*in_order(window)).limit(limit)
-    ).scalars().all()
+    ids = []
+    if not few:
+        # 1. Many matches: walk the sort index for SEARCH_WINDOW rows and keep
+        #    the matches; quick when they are spread out.
+        window = (select(Employee.id, matches.label("hit"), *labels).where(*bounds)
+                  .order_by(*(label.element.desc() if descending else label.element.asc()
+                              for label in labels))
+                  .limit(SEARCH_WINDOW).subquery("window"))
+        ids = db.session.execute(
+            select(window.c.id).where(window.c.hit).order_by(*in_order(window)).limit(limit)
+        ).scalars().all()
     if len(ids) < limit:
-        # 2. Too few in the window: collect every match through the trigram
+        # 2. Few matches, or too few in the window: collect every match through the trigram
         #    index (MATERIALIZED keeps the planner from walking the sort index
         #    again) and sort just those.
         found = (select(Employee.id, *labels).where(*bounds, matches)
@@ -266,3 +515,9 @@ def _count(conditions: list) -> tuple[int, bool, bool]:
     with _index_scans_only():
         count = db.session.execute(select(func.count()).select_from(capped)).scalar_one()
     return min(count, COUNT_CAP), False, count > COUNT_CAP
+
+
+def filter_conditions(query: EmployeeQuery) -> list:
+    """The WHERE conditions of the list page's search and filters (for the export)."""
+    matches = _search_condition(query.q)
+    return _filters(query) + ([matches] if matches is not None else [])

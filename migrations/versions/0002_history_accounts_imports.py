@@ -44,7 +44,6 @@ def upgrade():
         batch_op.create_index('ix_audit_log_at', ['at'], unique=False)
         batch_op.create_index('ix_audit_log_employee', ['employee_pk', 'id'], unique=False)
         batch_op.create_index('ix_audit_log_employee_id', ['employee_id'], unique=False)
-        batch_op.create_index('ix_audit_log_import', ['import_id'], unique=False)
 
     op.create_table('imports',
     sa.Column('id', sa.BigInteger(), nullable=False),
@@ -71,6 +70,7 @@ def upgrade():
     sa.Column('duplicates', sa.BigInteger(), server_default='0', nullable=False),
     sa.Column('invalid', sa.BigInteger(), server_default='0', nullable=False),
     sa.Column('total_rows_estimate', sa.BigInteger(), nullable=True),
+    sa.Column('resume_row', sa.BigInteger(), server_default='0', nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
     sa.CheckConstraint("mode IN ('valid_rows', 'all_or_nothing', 'dry_run')", name='ck_imports_mode'),
     sa.CheckConstraint("on_existing IN ('skip', 'update')", name='ck_imports_on_existing'),
@@ -92,6 +92,9 @@ def upgrade():
     sa.ForeignKeyConstraint(['import_id'], ['imports.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('import_id', 'row_number')
     )
+    with op.batch_alter_table('employees', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('import_id', sa.BigInteger(), nullable=True))
+        batch_op.add_column(sa.Column('import_row', sa.BigInteger(), nullable=True))
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('password_changed_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('session_version', sa.Integer(), server_default='1', nullable=False))
@@ -107,13 +110,15 @@ def downgrade():
         batch_op.drop_column('session_version')
         batch_op.drop_column('password_changed_at')
 
+    with op.batch_alter_table('employees', schema=None) as batch_op:
+        batch_op.drop_column('import_row')
+        batch_op.drop_column('import_id')
     op.drop_table('import_rejections')
     with op.batch_alter_table('imports', schema=None) as batch_op:
         batch_op.drop_index('ix_imports_created')
 
     op.drop_table('imports')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
-        batch_op.drop_index('ix_audit_log_import')
         batch_op.drop_index('ix_audit_log_employee_id')
         batch_op.drop_index('ix_audit_log_employee')
         batch_op.drop_index('ix_audit_log_at')

@@ -268,3 +268,15 @@ def test_entrypoint_refuses_to_start_without_secret_key():
     assert result.returncode != 0
     assert "SECRET_KEY is not set" in result.stderr
     assert "waiting" not in result.stdout and "started" not in result.stdout
+
+
+def test_worker_runs_imports_from_the_same_image_and_shares_the_uploads(compose):
+    worker, app = compose["services"]["worker"], compose["services"]["app"]
+    assert worker["build"] == app["build"]
+    assert worker["command"] == ["flask", "--app", "employee_app", "worker"]
+    assert environment(worker)["VALKEY_URL"] == environment(app)["VALKEY_URL"]
+    assert environment(worker)["DATABASE_URL"] == environment(app)["DATABASE_URL"]
+    assert environment(worker)["SKIP_MIGRATIONS"] == "1"  # the app migrates; the worker waits for it
+    assert worker["depends_on"]["app"]["condition"] == "service_healthy"
+    assert "uploads:/app/uploads" in worker["volumes"] and "uploads:/app/uploads" in app["volumes"]
+    assert "uploads" in compose["volumes"]

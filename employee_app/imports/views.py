@@ -1,0 +1,135 @@
+from flask import Response, abort, redirect, render_template, request, stream_with_context, url_for
+from flask_login import current_user
+
+from ..extensions import db
+from ..models import ImportJob
+from ..security import role_required
+from ..services import employees
+from ..services.errors import InvalidInput
+from ..services.importer import jobs, mapping, reports
+from ..services.importer.files import FileRefused
+from . import bp, export_bp
+from .forms import MappingForm, UploadForm
+
+can_import = role_required("admin", "hr")
+
+
+@bp.route("")
+@can_import
+def index():
+    return render_template("imports/list.html", imports=reports.recent_imports())
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@can_import
+def new():
+    form = UploadForm()
+    if not current_user.has_role("admin"):
+        del form.on_existing  # updating existing records is for admins
+    status, message = 200, None
+    if form.validate_on_submit():
+        upload = form.file.data
+        try:
+            job = jobs.create_import(upload.stream, upload.filename, mode=form.mode.data,
+                                     on_existing=form.on_existing.data if "on_existing" in form else "skip",
+                                     user=current_user)
+        except FileRefused as refused:
+            status, message = refused.status, refused.message
+        else:
+            target = ".show" if job.status != "mapping" else ".confirm_mapping"
+            return redirect(url_for(target, import_id=job.id), 303)
+    elif form.is_submitted():
+        status = 400
+    return render_template("imports/new.html", form=form, message=message,
+                           columns=reports.column_help()), status
+
+
+def _import_or_404(import_id: int) -> ImportJob:
+    job = db.session.get(ImportJob, import_id)
+    if job is None:
+        abort(404)
+    return job
+
+
+@bp.route("/<int:import_id>/mapping", methods=["GET", "POST"])
+@can_import
+def confirm_mapping(import_id: int):
+    job = _import_or_404(import_id)
+    if job.status != "mapping":
+        return redirect(url_for(".show", import_id=job.id), 303)
+    form = MappingForm(has_header=job.has_header)
+    preview = jobs.preview(job)
+    chosen, status, message = list(job.mapping or []), 200, None
+    if form.validate_on_submit():
+        chosen = [request.form.get(f"column-{i}", mapping.IGNORE) for i in range(preview.width)]
+        try:
+            jobs.confirm_mapping(job, chosen, form.has_header.data)
+        except InvalidInput as error:
+            status, message = 400, " ".join(error.errors.values())
+        else:
+            return redirect(url_for(".show", import_id=job.id), 303)
+    elif form.is_submitted():
+        status = 400
+    chosen += [mapping.IGNORE] * (preview.width - len(chosen))
+    return render_template("imports/mapping.html", job=job, form=form, preview=preview, chosen=chosen,
+                           targets=mapping.TARGET_LABELS, message=message), status
+
+
+@bp.route("/<int:import_id>")
+@can_import
+def show(import_id: int):
+    job = _import_or_404(import_id)
+    jobs.reconcile(job)
+    return render_template("imports/show.html", job=job, report=reports.report(job),
+                           rejections=reports.first_rejections(job))
+
+
+@bp.route("/<int:import_id>/progress")
+@can_import
+def progress(import_id: int):
+    """The live part of the import page, polled by htmx while it runs."""
+    job = _import_or_404(import_id)
+    jobs.reconcile(job)
+    report = reports.report(job)
+    rejections = reports.first_rejections(job) if report["finished"] else []
+    return render_template("imports/_progress.html", job=job, report=report, rejections=rejections)
+
+
+@bp.route("/<int:import_id>/retry", methods=["POST"])
+@can_import
+def retry(import_id: int):
+    job = _import_or_404(import_id)
+    if job.status == "failed":
+        jobs.enqueue(job)
+    return redirect(url_for(".show", import_id=job.id), 303)
+
+
+@bp.route("/<int:import_id>/rejected.csv")
+@can_import
+def rejected_csv(import_id: int):
+    job = _import_or_404(import_id)
+    return _csv_download(reports.rejected_rows_csv(job), f"import-{job.id}-rejected.csv")
+
+
+@bp.route("/template.csv")
+@can_import
+def template_csv():
+    return _csv_download(iter([reports.template_csv()]), "employees-template.csv")
+
+
+@export_bp.route("/employees/export.csv")
+@role_required("admin", "hr")
+def export_csv():
+    query = employees.EmployeeQuery(
+        q=request.args.get("q", ""),
+        department_id=request.args.get("department", type=int),
+        status=request.args.get("status") or None,
+    )
+    return _csv_download(reports.export_employees_csv(query), "employees.csv")
+
+
+def _csv_download(chunks, filename: str) -> Response:
+    response = Response(stream_with_context(chunks), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response

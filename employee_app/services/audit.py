@@ -1,0 +1,300 @@
+"""The audit log: one entry per change to one employee.
+
+The services that change employees call record() inside their own
+transaction, so an entry exists exactly when its change does. Conventions
+(shared with the import, which writes the same rows in bulk SQL):
+
+- action: create | update | delete; source: form | import | edit | delete | bulk | cli;
+- changes: {field: [old, new]} with JSON values (dates 'YYYY-MM-DD', the
+  department by name); a create has old = null for every non-empty field, a
+  delete has new = null;
+- actor_id and actor_name (the username at the time; kept if the account goes).
+"""
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+
+from sqlalchemy import func, or_, select, tuple_
+
+from ..extensions import db
+from ..models import AuditEntry, Employee, User
+from .employee_rules import CONTROL_CHARS_RE, FIELD_NAMES, RULES_BY_NAME, normalize_employee_id
+from .pagination import Cursor, decode_cursor, encode_cursor
+
+# The fields an entry records, in the order pages show them.
+AUDITED_FIELDS = FIELD_NAMES
+MAX_FILTER_LENGTH = 64
+MAX_BIGINT = 2**63 - 1
+
+
+def field_label(name: str) -> str:
+    rule = RULES_BY_NAME.get(name)
+    return rule.label if rule else name.replace("_", " ").capitalize()
+
+
+def json_value(value) -> str | None:
+    """A stored value as the log keeps it: ISO dates, None for empty."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return str(value)
+
+
+def snapshot(employee: Employee) -> dict[str, str | None]:
+    """The employee's audited fields as JSON values (department by name)."""
+    values = {}
+    for name in AUDITED_FIELDS:
+        if name == "department":
+            values[name] = employee.department.name if employee.department is not None else None
+        else:
+            values[name] = json_value(getattr(employee, name))
+    return values
+
+
+def diff(before: dict, after: dict) -> dict[str, list]:
+    """{field: [old, new]} for each field whose value differs."""
+    return {name: [before.get(name), after.get(name)]
+            for name in AUDITED_FIELDS if before.get(name) != after.get(name)}
+
+
+def creation_changes(after: dict) -> dict[str, list]:
+    return {name: [None, value] for name, value in after.items() if value is not None}
+
+
+def deletion_changes(before: dict) -> dict[str, list]:
+    return {name: [value, None] for name, value in before.items() if value is not None}
+
+
+def record(*, employee_pk: int, employee_id: str, action: str, source: str, changes: dict,
+           actor=None, import_id: int | None = None) -> AuditEntry:
+    """Add an entry to the current transaction (the caller commits)."""
+    authenticated = actor is not None and getattr(actor, "is_authenticated", False)
+    entry = AuditEntry(
+        actor_id=actor.id if authenticated else None,
+        actor_name=actor.username if authenticated else None,
+        employee_pk=employee_pk, employee_id=employee_id, action=action, source=source,
+        import_id=import_id, changes=changes,
+    )
+    db.session.add(entry)
+    return entry
+
+
+def ordered_changes(changes: dict) -> list[tuple[str, str, object, object]]:
+    """(field, label, old, new) in the form's field order, unknown fields last."""
+    names = [n for n in AUDITED_FIELDS if n in changes] + sorted(n for n in changes if n not in AUDITED_FIELDS)
+    result = []
+    for name in names:
+        pair = changes[name]
+        old, new = (pair + [None, None])[:2] if isinstance(pair, list) else (None, pair)
+        result.append((name, field_label(name), old, new))
+    return result
+
+
+# --- one employee's history --------------------------------------------------
+
+def latest_entry_id(employee_pk: int) -> int:
+    """The newest entry's id for this employee (0 if none): the edit form
+    carries it, so a conflict can show exactly what changed since."""
+    return db.session.execute(
+        select(func.coalesce(func.max(AuditEntry.id), 0)).where(AuditEntry.employee_pk == employee_pk)
+    ).scalar_one()
+
+
+def employee_history(employee_pk: int, *, before: int | None = None, limit: int = 50
+                     ) -> tuple[list[AuditEntry], int | None]:
+    """The employee's entries, newest first; and the id to pass as `before`
+    for the next (older) page, or None."""
+    query = select(AuditEntry).where(AuditEntry.employee_pk == employee_pk)
+    if before is not None and not 0 < before <= MAX_BIGINT:
+        before = None  # a tampered link shows the newest page
+    if before:
+        query = query.where(AuditEntry.id < before)
+    rows = list(db.session.execute(query.order_by(AuditEntry.id.desc()).limit(limit + 1)).scalars())
+    older = rows[limit - 1].id if len(rows) > limit else None
+    return rows[:limit], older
+
+
+def entries_since(employee_pk: int, after_id: int) -> list[AuditEntry]:
+    """The employee's entries newer than after_id, oldest first."""
+    return list(db.session.execute(
+        select(AuditEntry).where(AuditEntry.employee_pk == employee_pk, AuditEntry.id > after_id)
+        .order_by(AuditEntry.id)
+    ).scalars())
+
+
+def state_before(current: dict | None, entries: list[AuditEntry]) -> dict | None:
+    """Undo `entries` (oldest first, all newer than the wanted state) on the
+    current values: the record as it was before the first of them."""
+    state = dict(current) if current is not None else {name: None for name in AUDITED_FIELDS}
+    for entry in reversed(entries):
+        if entry.action == "create":
+            return None  # the record did not exist before
+        for name, pair in (entry.changes or {}).items():
+            if isinstance(pair, list) and pair:
+                state[name] = pair[0]
+    return state
+
+
+# --- the admin page: filter, page, export ------------------------------------
+
+@dataclass
+class AuditQuery:
+    actor: str = ""
+    employee_id: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+    cursor: str | None = None
+    per_page: int = 50
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_args(cls, args, per_page: int = 50) -> "AuditQuery":
+        """From the page's query string; a date that does not parse is
+        reported and ignored, never a 500."""
+        def text(name: str) -> str:  # control characters can match nothing: drop them
+            return CONTROL_CHARS_RE.sub("", args.get(name) or "")[:MAX_FILTER_LENGTH]
+
+        query = cls(actor=text("actor").strip().lower(), employee_id=normalize_employee_id(text("employee")),
+                    cursor=args.get("cursor") or None, per_page=per_page)
+        for name, label in (("date_from", "From"), ("date_to", "To")):
+            raw = (args.get(name.removeprefix("date_")) or "").strip()
+            if raw:
+                try:
+                    setattr(query, name, date.fromisoformat(raw))
+                except ValueError:
+                    query.errors[name] = f"{label}: {raw[:20]} is not a date (use YYYY-MM-DD)."
+        return query
+
+    def args(self) -> dict:
+        """The filters as query-string arguments (for the CSV link)."""
+        values = {"actor": self.actor, "employee": self.employee_id,
+                  "from": self.date_from.isoformat() if self.date_from else "",
+                  "to": self.date_to.isoformat() if self.date_to else ""}
+        return {key: value for key, value in values.items() if value}
+
+
+def _midnight_utc(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=timezone.utc)
+
+
+def _conditions(query: AuditQuery) -> list:
+    conditions = []
+    if query.actor:
+        user_id = db.session.execute(select(User.id).where(User.username == query.actor)).scalar_one_or_none()
+        if user_id is not None:
+            conditions.append(AuditEntry.actor_id == user_id)  # ix_audit_log_actor
+        else:  # an account that no longer exists
+            conditions.append(AuditEntry.actor_id.is_(None))
+            conditions.append(func.lower(AuditEntry.actor_name) == query.actor)
+    if query.employee_id:
+        # The ID as recorded at the time, or the record that holds it now
+        # (its entries from before an ID change too).
+        holder = select(Employee.id).where(Employee.employee_id == query.employee_id).scalar_subquery()
+        conditions.append(or_(AuditEntry.employee_id == query.employee_id, AuditEntry.employee_pk == holder))
+    if query.date_from:
+        conditions.append(AuditEntry.at >= _midnight_utc(query.date_from))
+    if query.date_to and query.date_to < date.max:
+        conditions.append(AuditEntry.at < _midnight_utc(query.date_to + timedelta(days=1)))
+    return conditions
+
+
+@dataclass
+class AuditPage:
+    rows: list[AuditEntry]
+    next_cursor: str | None  # older entries
+    prev_cursor: str | None  # newer entries
+
+
+def _key(entry: AuditEntry) -> list:
+    return [entry.at.isoformat(), entry.id]
+
+
+def list_entries(query: AuditQuery) -> AuditPage:
+    """Newest first, by (at, id), in keyset pages (no OFFSET)."""
+    conditions = _conditions(query)
+    cursor = decode_cursor(query.cursor, 2)
+    after = None
+    if cursor is not None:
+        try:
+            after = (datetime.fromisoformat(str(cursor.values[0])), int(cursor.values[1]))
+        except (TypeError, ValueError):
+            cursor = None
+        if after is not None and (after[0].tzinfo is None or not 0 <= after[1] <= MAX_BIGINT):
+            cursor, after = None, None  # a tampered link shows the first page
+    backwards = cursor is not None and cursor.backwards
+    key = tuple_(AuditEntry.at, AuditEntry.id)
+    if after is not None:
+        bound = tuple_(*after)
+        if backwards:  # newer than the first row shown
+            conditions += [AuditEntry.at >= after[0], key > bound]
+        else:  # older than the last row shown
+            conditions += [AuditEntry.at <= after[0], key < bound]
+    order = [AuditEntry.at.asc(), AuditEntry.id.asc()] if backwards else [AuditEntry.at.desc(), AuditEntry.id.desc()]
+    rows = list(db.session.execute(
+        select(AuditEntry).where(*conditions).order_by(*order).limit(query.per_page + 1)
+    ).scalars())
+    has_more = len(rows) > query.per_page
+    rows = rows[: query.per_page]
+    if backwards:
+        rows.reverse()
+    more_older = has_more if not backwards else True
+    more_newer = cursor is not None if not backwards else has_more
+    return AuditPage(
+        rows=rows,
+        next_cursor=encode_cursor(Cursor(_key(rows[-1]), False)) if rows and more_older else None,
+        prev_cursor=encode_cursor(Cursor(_key(rows[0]), True)) if rows and more_newer else None,
+    )
+
+
+# --- CSV ----------------------------------------------------------------------
+
+CSV_HEADER = ["entry", "at_utc", "actor", "employee_id", "action", "source", "import_id",
+              "field", "old_value", "new_value"]
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+CSV_BATCH = 1000
+
+
+def csv_cell(value) -> str:
+    """A cell a spreadsheet shows as text: one starting like a formula gets a quote."""
+    if value is None:
+        return ""
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def format_utc(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def export_csv(query: AuditQuery) -> Iterator[str]:
+    """The filtered entries as CSV text chunks, newest first, one line per
+    changed field; read from PostgreSQL in batches, never all at once."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def flush() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    writer.writerow(CSV_HEADER)
+    yield "\ufeff" + flush()  # a BOM, so spreadsheet programs read UTF-8
+    stmt = (select(AuditEntry.id, AuditEntry.at, AuditEntry.actor_name, AuditEntry.employee_id,
+                   AuditEntry.action, AuditEntry.source, AuditEntry.import_id, AuditEntry.changes)
+            .where(*_conditions(query))
+            .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+            .execution_options(yield_per=CSV_BATCH))
+    for batch in db.session.execute(stmt).partitions():
+        for entry in batch:
+            head = [entry.id, format_utc(entry.at), entry.actor_name, entry.employee_id,
+                    entry.action, entry.source, entry.import_id]
+            changes = ordered_changes(entry.changes or {})
+            if not changes:
+                writer.writerow([csv_cell(v) for v in head + [None, None, None]])
+            for name, _label, old, new in changes:
+                writer.writerow([csv_cell(v) for v in head + [name, old, new]])
+        yield flush()

@@ -1,0 +1,2 @@
+"""CSV and XLSX imports: files.py reads, mapping.py maps columns to fields,
+pipeline.py writes at COPY speed, jobs.py queues, runs and reports."""

@@ -1,0 +1,180 @@
+"""Which column of a file feeds which employee field, and turning one file
+row into the raw field values that employee_rules.clean_employee checks."""
+import hashlib
+import re
+from datetime import date
+
+from ..employee_rules import FIELD_NAMES, RULES_BY_NAME
+
+IGNORE = "ignore"
+FULL_NAME = "full_name"  # "Ada Lovelace": the last word is the last name
+FULL_NAME_LAST_FIRST = "full_name_last_first"  # "Lovelace, Ada"
+TARGETS = (*FIELD_NAMES, FULL_NAME, FULL_NAME_LAST_FIRST)
+TARGET_LABELS = {
+    **{rule.name: f"{rule.name} ({rule.label})" for rule in RULES_BY_NAME.values()},
+    FULL_NAME: "full name (First Last)",
+    FULL_NAME_LAST_FIRST: "full name (Last, First)",
+    IGNORE: "ignore this column",
+}
+FORMULA_PREFIXES = ("=", "+", "-", "@")
+# The columns rejected.csv adds to a file's own: ignored when it comes back.
+REPORT_COLUMNS = ("row", "error")
+
+
+def normalize_header(header: str) -> str:
+    """'E-mail Address ' -> 'emailaddress': case, spacing and punctuation insensitive."""
+    return re.sub(r"[^a-z0-9]", "", header.lower())
+
+
+_ALIASES = {
+    "employee_id": ["employee id", "employeeid", "employee number", "employee no", "emp no", "emp id",
+                    "empid", "staff id", "staff number", "personnel number", "badge", "badge number",
+                    "worker id", "id"],
+    "first_name": ["first name", "firstname", "given name", "givenname", "forename", "first"],
+    "last_name": ["last name", "lastname", "surname", "family name", "familyname", "last"],
+    "email": ["email", "e-mail", "email address", "e-mail address", "work email", "work e-mail", "mail"],
+    "phone": ["phone", "phone number", "telephone", "tel", "mobile", "work phone"],
+    "department": ["department", "department name", "departmentname", "dept", "dept name"],
+    "job_title": ["job title", "jobtitle", "title", "job", "job role", "jobrole", "position", "role"],
+    "employment_type": ["employment type", "employmenttype", "contract type", "type"],
+    "location": ["location", "office", "site", "city", "work location", "store location"],
+    "hire_date": ["hire date", "hiredate", "date hired", "start date", "startdate", "date of joining",
+                  "joined", "hired", "datetime"],
+    "status": ["status", "employment status", "employee status"],
+    "termination_date": ["termination date", "terminationdate", "end date", "leaving date", "date left"],
+    FULL_NAME: ["full name", "fullname", "name", "employee name", "employeename"],
+}
+ALIASES = {normalize_header(alias): target for target, names in _ALIASES.items() for alias in names}
+ALIASES.update({normalize_header(target): target for target in TARGETS})
+ALIASES.update({normalize_header(column): IGNORE for column in REPORT_COLUMNS})
+
+
+def header_key(headers: list[str]) -> str:
+    """Identifies "files with the same headers" to remember a mapping."""
+    names = [normalize_header(h) for h in headers if normalize_header(h) not in REPORT_COLUMNS]
+    return hashlib.sha256("\x1f".join(names).encode()).hexdigest()
+
+
+def looks_like_header(first_row: list[str]) -> bool:
+    """A first row is a header if any of its cells names a known field."""
+    return any(ALIASES.get(normalize_header(cell)) not in (None, IGNORE) for cell in first_row)
+
+
+def suggest_mapping(first_row: list[str], sample: list[list[str]], has_header: bool) -> list[str]:
+    """A target for each column: by header name when there is a header, by
+    what the values look like when there is none. Each field is used once."""
+    width = max([len(first_row), *(len(row) for row in sample)], default=0)
+    mapping, used = [], set()
+    for index in range(width):
+        values = [row[index].strip() for row in sample if index < len(row) and row[index].strip()]
+        if has_header:
+            header = first_row[index] if index < len(first_row) else ""
+            target = ALIASES.get(normalize_header(header), IGNORE)
+            if target == FULL_NAME and values and sum("," in v for v in values) > len(values) / 2:
+                target = FULL_NAME_LAST_FIRST
+        else:
+            target = _guess_from_values(values, used)
+        if target in used:
+            target = IGNORE
+        if target != IGNORE:
+            used.add(target)
+            if target in (FULL_NAME, FULL_NAME_LAST_FIRST):
+                used.update((FULL_NAME, FULL_NAME_LAST_FIRST, "first_name", "last_name"))
+        mapping.append(target)
+    return mapping
+
+
+def _guess_from_values(values: list[str], used: set) -> str:
+    if not values:
+        return IGNORE
+    def share(pattern):
+        return sum(1 for v in values if re.fullmatch(pattern, v)) / len(values)
+    if "email" not in used and share(r"[^@\s]+@[^@\s]+\.\w+") > 0.8:
+        return "email"
+    if "hire_date" not in used and share(r"\d{4}-\d{2}-\d{2}([T ][\d:.]+Z?([+-][\d:]+)?)?|\d{1,2}[/.]\d{1,2}[/.]\d{4}") > 0.8:
+        return "hire_date"
+    if "employee_id" not in used and share(r"[A-Za-z]{0,4}-?\d+") > 0.9 and len(set(values)) == len(values):
+        return "employee_id"
+    if FULL_NAME not in used and share(r"[^\d,@]+,\s*[^\d,@]+") > 0.8:
+        return FULL_NAME_LAST_FIRST
+    if FULL_NAME not in used and share(r"[^\d,@\s]+(\s+[^\d,@\s]+)+") > 0.8:
+        return FULL_NAME
+    return IGNORE
+
+
+def mapping_problems(mapping: list[str]) -> list[str]:
+    """What stops a mapping from being used, in words."""
+    problems = []
+    if "employee_id" not in mapping:
+        problems.append("No column is mapped to employee_id: every employee needs an ID.")
+    named = FULL_NAME in mapping or FULL_NAME_LAST_FIRST in mapping
+    if not named and not {"first_name", "last_name"} <= set(mapping):
+        problems.append("Map columns to first_name and last_name, or one column to a full name.")
+    for target in set(mapping) - {IGNORE}:
+        if target not in TARGETS:
+            problems.append(f"{target} is not a field.")
+        elif mapping.count(target) > 1:
+            problems.append(f"More than one column is mapped to {target}.")
+    return problems
+
+
+def mapped_record(cells: list[str], mapping: list[str]) -> tuple[dict, dict[str, str]]:
+    """(raw field values, errors found while reading them) for one row."""
+    raw: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    for index, target in enumerate(mapping):
+        if target == IGNORE or index >= len(cells):
+            continue
+        value = cells[index].strip()
+        if "\n" in value or "\r" in value:  # a quoted cell over several lines: one line of text
+            value = " ".join(value.split())
+        if value[:1] == "'" and value[1:2] in FORMULA_PREFIXES:
+            value = value[1:]  # a cell our export made formula-safe
+        if target == FULL_NAME:
+            first, _, last = value.rpartition(" ")
+            raw["first_name"], raw["last_name"] = first.strip(), last
+        elif target == FULL_NAME_LAST_FIRST:
+            last, _, first = value.partition(",")
+            raw["first_name"], raw["last_name"] = first.strip(), last.strip()
+        else:
+            raw[target] = value
+    for name in ("hire_date", "termination_date"):
+        if raw.get(name):
+            try:
+                raw[name] = iso_date_text(raw[name])
+            except ValueError as exc:
+                errors[name] = f"{name} {raw[name]} {exc}."
+    return raw, errors
+
+
+_ISO = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}:?\d{2})?)?")
+_SLASHED = re.compile(r"(\d{4})/(\d{1,2})/(\d{1,2})")
+_DAY_MONTH = re.compile(r"(\d{1,2})([/.-])(\d{1,2})\2(\d{2}|\d{4})(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?")
+
+
+def iso_date_text(value: str) -> str:
+    """A date as the file wrote it -> 'YYYY-MM-DD'. Accepted: YYYY-MM-DD (with
+    or without a time, e.g. 2021-07-27T16:02:08Z), YYYY/MM/DD, DD.MM.YYYY,
+    and D/M/YYYY or M/D/YYYY when only one reading is a date (13/02/2024,
+    02/13/2024; 03/04/2024 is ambiguous). Raises ValueError saying why not."""
+    value = value.strip()
+    if m := _ISO.fullmatch(value):
+        year, month, day = int(m[1]), int(m[2]), int(m[3])
+    elif m := _SLASHED.fullmatch(value):
+        year, month, day = int(m[1]), int(m[2]), int(m[3])
+    elif m := _DAY_MONTH.fullmatch(value):
+        if len(m[4]) == 2:
+            raise ValueError("has a two-digit year: use YYYY-MM-DD")
+        first, second, year = int(m[1]), int(m[3]), int(m[4])
+        if m[2] == "." or first > 12:
+            day, month = first, second
+        elif second > 12 or first == second:
+            month, day = first, second
+        else:
+            raise ValueError("is ambiguous (day/month or month/day?): use YYYY-MM-DD")
+    else:
+        return value  # clean_employee says it is not a date
+    try:
+        return date(year, month, day).isoformat()
+    except ValueError:
+        raise ValueError("is not a date") from None

@@ -1,0 +1,416 @@
+"""The import itself: a file's rows into employees at COPY speed, every row
+ending as inserted, duplicate or invalid.
+
+Per batch: validate (employee_rules) -> drop repeats inside the batch -> one
+Valkey round trip for the batch's IDs and e-mails -> COPY into a staging
+table -> INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING (plus the
+audit entries, in the same statement) -> the rows not returned are
+duplicates -> commit, with the import's counters and resume point -> add
+the new IDs and e-mails to Valkey.
+
+PostgreSQL's unique constraints decide; Valkey only spares the database
+rows it already knows are taken, and a hit is confirmed before a row is
+called a duplicate.
+"""
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import date
+
+import psycopg
+from psycopg import sql
+
+from .. import duplicate_guard
+from ..employee_rules import clean_employee
+from ..errors import InvalidInput
+from ...valkey_store import ValkeyUnavailable, get_store
+from .files import FileFormat, iter_rows
+from .mapping import mapped_record
+
+log = logging.getLogger(__name__)
+
+BATCH_ROWS = 5_000
+# The fields an import writes, in the staging table's and the COPY's order.
+COLUMNS = ("employee_id", "first_name", "last_name", "email", "phone", "department_id", "job_title",
+           "employment_type", "location", "hire_date", "status", "termination_date")
+AUDITED = ("employee_id", "first_name", "last_name", "email", "phone", "department", "job_title",
+           "employment_type", "location", "hire_date", "status", "termination_date")
+
+STAGING_DDL = """
+CREATE TEMP TABLE IF NOT EXISTS import_staging (
+    row_number bigint, employee_id text, first_name text, last_name text, email text, phone text,
+    department_id integer, job_title text, employment_type text, location text, hire_date date,
+    status text, termination_date date, changes jsonb
+)"""
+
+INSERT_SQL = sql.SQL("""
+WITH inserted AS (
+    INSERT INTO employees ({columns}, import_id, import_row)
+    SELECT {columns}, %(import_id)s, row_number FROM import_staging ORDER BY row_number
+    ON CONFLICT DO NOTHING
+    RETURNING id, employee_id, email, import_row
+), audited AS (
+    INSERT INTO audit_log (actor_id, actor_name, employee_pk, employee_id, action, source, import_id, changes)
+    SELECT %(actor_id)s, %(actor_name)s, i.id, i.employee_id, 'create', 'import', %(import_id)s, s.changes
+    FROM inserted i JOIN import_staging s ON s.row_number = i.import_row
+)
+SELECT import_row, employee_id, email FROM inserted
+""").format(columns=sql.SQL(", ").join(map(sql.Identifier, COLUMNS)))
+
+
+@dataclass
+class Settings:
+    import_id: int
+    mode: str  # valid_rows | all_or_nothing | dry_run
+    mapping: list[str]
+    has_header: bool
+    file_format: FileFormat
+    path: str
+    actor_id: int | None
+    actor_name: str | None
+    resume_row: int = 0
+    on_existing: str = "skip"  # or "update": a row whose ID exists updates that record (admins)
+
+
+@dataclass
+class Counts:
+    rows_read: int = 0
+    inserted: int = 0
+    duplicates: int = 0
+    invalid: int = 0
+    updated: int = 0
+
+    def add(self, other: "Counts") -> None:
+        self.rows_read += other.rows_read
+        self.inserted += other.inserted
+        self.updated += other.updated
+        self.duplicates += other.duplicates
+        self.invalid += other.invalid
+
+
+@dataclass
+class Rejection:
+    row_number: int
+    kind: str  # duplicate | invalid
+    field: str | None
+    error: str
+    cells: list[str]
+
+
+@dataclass
+class Batch:
+    rows: list[tuple[int, list[str]]]
+    last_row: int
+    valid: list[tuple[int, dict, list[str]]] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+
+
+class ImportRunner:
+    """Runs one import on its own psycopg connection (autocommit off)."""
+
+    def __init__(self, settings: Settings, conn: psycopg.Connection, side_conn: psycopg.Connection,
+                 counts: Counts | None = None, on_batch=None):
+        self.settings = settings
+        self.conn = conn
+        # Rows are committed batch by batch only in the default mode; the
+        # others keep one transaction and write progress and rejections on
+        # a side connection (autocommit) so the page can follow them.
+        self.commits = settings.mode == "valid_rows"
+        self.side_conn = side_conn
+        self.on_batch = on_batch  # callable(Counts) after each batch, e.g. a terminal progress bar
+        self.departments: dict[str, int] = {}
+        self.counts = counts or Counts()
+        self.last_row = settings.resume_row
+        self.remembered: list[dict] = []
+        self.forgotten: list[dict] = []  # e-mails an update released
+
+    def run(self) -> Counts:
+        self.conn.execute(STAGING_DDL)
+        rows = self._data_rows()
+        batch: list[tuple[int, list[str]]] = []
+        for number, cells in rows:
+            batch.append((number, cells))
+            if len(batch) >= BATCH_ROWS:
+                self._run_batch(batch)
+                batch = []
+        if batch:
+            self._run_batch(batch)
+        return self.counts
+
+    def _data_rows(self):
+        rows = iter_rows(self.settings.path, self.settings.file_format)
+        for number, cells in rows:
+            if self.settings.has_header and number == 1:
+                continue
+            if number <= self.settings.resume_row:
+                continue
+            yield number, cells
+
+    def _run_batch(self, rows: list[tuple[int, list[str]]]) -> None:
+        batch = Batch(rows=rows, last_row=rows[-1][0])
+        self._validate(batch)
+        for attempt in range(5):
+            try:
+                counts = self._write(batch)
+                break
+            except psycopg.errors.DeadlockDetected:
+                # Another import inserting the same keys in another order:
+                # this batch is rolled back whole; try it again.
+                self.conn.rollback()
+                self.departments.clear()
+                log.warning("import %s: deadlock, retrying batch ending at row %s",
+                            self.settings.import_id, batch.last_row)
+                time.sleep(0.1 * (attempt + 1))
+        else:
+            raise RuntimeError("the batch kept deadlocking with another import")
+        self.counts.add(counts)
+        self.last_row = batch.last_row
+        if self.commits:
+            duplicate_guard.forget_values(self.forgotten)
+            duplicate_guard.remember_values(self.remembered)
+        else:
+            save_progress(self.side_conn, self.settings.import_id, self.counts, 0)
+        self.remembered, self.forgotten = [], []
+        if self.on_batch:
+            self.on_batch(self.counts)
+
+    # --- 1. validate, and drop repeats inside the batch ---------------------
+
+    def _validate(self, batch: Batch) -> None:
+        seen_ids: dict[str, int] = {}
+        seen_emails: dict[str, int] = {}
+        mapping = self.settings.mapping
+        for number, cells in batch.rows:
+            raw, errors = mapped_record(cells, mapping)
+            try:
+                if errors:
+                    raise InvalidInput(errors)
+                values = clean_employee(raw)
+            except InvalidInput as exc:
+                fields = {**exc.errors, **errors}
+                batch.rejections.append(Rejection(number, "invalid", next(iter(fields)),
+                                                  " ".join(fields.values()), cells))
+                continue
+            employee_id, email = values["employee_id"], values["email"]
+            if employee_id in seen_ids:
+                batch.rejections.append(Rejection(
+                    number, "duplicate", "employee_id",
+                    f"employee_id {employee_id} is also on row {seen_ids[employee_id]} of this file.", cells))
+                continue
+            if email and email in seen_emails:
+                batch.rejections.append(Rejection(
+                    number, "duplicate", "email",
+                    f"email {email} is also on row {seen_emails[email]} of this file.", cells))
+                continue
+            seen_ids[employee_id] = number
+            if email:
+                seen_emails[email] = number
+            batch.valid.append((number, values, cells))
+
+    # --- 2. write: Valkey filter, COPY, INSERT ... ON CONFLICT ---------------
+
+    def _write(self, batch: Batch) -> Counts:
+        rejections = list(batch.rejections)
+        to_stage = batch.valid
+        flagged = self._flagged_by_valkey(to_stage)
+        if flagged:
+            # Valkey's hits are confirmed in PostgreSQL like any other conflict.
+            to_stage = [row for row in to_stage if row[0] not in flagged]
+            rejections += self._explain_conflicts([row for row in batch.valid if row[0] in flagged], stale_ok=True)
+            # Rows Valkey flagged but PostgreSQL does not hold go in after all.
+            rejected = {r.row_number for r in rejections}
+            to_stage += [row for row in batch.valid if row[0] in flagged and row[0] not in rejected]
+
+        inserted_rows = self._insert(to_stage) if to_stage else set()
+        conflicts = [row for row in to_stage if row[0] not in inserted_rows]
+        rejections += self._explain_conflicts(conflicts, stale_ok=False)
+        updated = 0
+        if self.settings.on_existing == "update":
+            rejections, updated = self._update_existing(batch, rejections)
+
+        counts = Counts(rows_read=len(batch.rows), inserted=len(inserted_rows), updated=updated,
+                        duplicates=sum(1 for r in rejections if r.kind == "duplicate"),
+                        invalid=sum(1 for r in rejections if r.kind == "invalid"))
+        assert counts.inserted + counts.updated + counts.duplicates + counts.invalid == counts.rows_read, \
+            "a row went missing"
+        self._store_rejections(rejections)
+        if self.commits:
+            total = Counts(**vars(self.counts))
+            total.add(counts)
+            save_progress(self.conn, self.settings.import_id, total, batch.last_row)
+            self.conn.commit()
+        return counts
+
+    def _flagged_by_valkey(self, rows) -> set[int]:
+        """Row numbers whose ID or e-mail Valkey says is taken: one round trip."""
+        if not rows or not duplicate_guard.index_ready():
+            return set()
+        ids = [values["employee_id"] for _, values, _ in rows]
+        emails = [values["email"] or "" for _, values, _ in rows]
+
+        def ask(client):
+            pipe = client.pipeline(transaction=False)
+            pipe.smismember(duplicate_guard.IDS_KEY, ids)
+            pipe.smismember(duplicate_guard.EMAILS_KEY, emails)
+            return pipe.execute()
+        try:
+            id_hits, email_hits = get_store().run(ask)
+        except ValkeyUnavailable:
+            return set()
+        return {row[0] for row, id_hit, email_hit in zip(rows, id_hits, email_hits)
+                if id_hit or (email_hit and row[1]["email"])}
+
+    def _insert(self, rows) -> set[int]:
+        self._resolve_departments(rows)
+        cur = self.conn.cursor()
+        cur.execute("TRUNCATE import_staging")
+        with cur.copy(sql.SQL("COPY import_staging (row_number, {columns}, changes) FROM STDIN").format(
+                columns=sql.SQL(", ").join(map(sql.Identifier, COLUMNS)))) as copy:
+            for number, values, _ in rows:
+                department_id = self.departments.get(values["department"].lower()) if values["department"] else None
+                copy.write_row((number, values["employee_id"], values["first_name"], values["last_name"],
+                                values["email"], values["phone"], department_id, values["job_title"],
+                                values["employment_type"], values["location"], values["hire_date"],
+                                values["status"], values["termination_date"], _created_changes(values)))
+        returned = cur.execute(INSERT_SQL, {"import_id": self.settings.import_id,
+                                            "actor_id": self.settings.actor_id,
+                                            "actor_name": self.settings.actor_name}).fetchall()
+        self.remembered += [{"employee_id": employee_id, "email": email} for _, employee_id, email in returned]
+        return {row_number for row_number, _, _ in returned}
+
+    def _resolve_departments(self, rows) -> None:
+        names = {values["department"] for _, values, _ in rows if values["department"]}
+        missing = sorted({name for name in names if name.lower() not in self.departments}, key=str.lower)
+        if not missing:
+            return
+        self.conn.execute("INSERT INTO departments (name) SELECT unnest(%s::text[])"
+                          " ON CONFLICT ((lower(name))) DO NOTHING", (missing,))
+        for department_id, name in self.conn.execute(
+                "SELECT id, name FROM departments WHERE lower(name) = ANY(%s)", ([n.lower() for n in missing],)):
+            self.departments[name.lower()] = department_id
+
+    def _explain_conflicts(self, rows, *, stale_ok: bool) -> list[Rejection]:
+        """A duplicate rejection for each row whose ID or e-mail a stored
+        employee holds. With stale_ok, rows nobody holds are left out (a stale
+        Valkey hit); otherwise such a row (its holder vanished in between)
+        is still reported, never lost."""
+        if not rows:
+            return []
+        ids = [values["employee_id"] for _, values, _ in rows]
+        emails = [values["email"] for _, values, _ in rows if values["email"]]
+        holders_by_id, holders_by_email = {}, {}
+        for employee_id, email, first, last, import_id, import_row in self.conn.execute(
+                "SELECT employee_id, email, first_name, last_name, import_id, import_row FROM employees"
+                " WHERE employee_id = ANY(%s) OR email = ANY(%s)", (ids, emails)):
+            holder = (employee_id, f"{first} {last}", import_id, import_row)
+            holders_by_id[employee_id] = holder
+            if email:
+                holders_by_email[email] = holder
+        rejections, stale = [], {}
+        for number, values, cells in rows:
+            if values["employee_id"] in holders_by_id:
+                holder, what = holders_by_id[values["employee_id"]], f"employee_id {values['employee_id']}"
+                field_name = "employee_id"
+            elif values["email"] and values["email"] in holders_by_email:
+                holder, what = holders_by_email[values["email"]], f"email {values['email']}"
+                field_name = "email"
+            else:
+                if stale_ok:
+                    stale[values["employee_id"]] = values["email"]
+                else:
+                    rejections.append(Rejection(number, "duplicate", "employee_id",
+                                                "conflicted with a record changed at the same moment; upload the row again.",
+                                                cells))
+                continue
+            employee_id, name, import_id, import_row = holder
+            if import_id == self.settings.import_id and import_row != number:
+                error = f"{what} is also on row {import_row} of this file."
+            elif field_name == "email":
+                error = f"{what} already exists (employee {employee_id}, {name})."
+            else:
+                error = f"{what} already exists ({name})."
+            rejections.append(Rejection(number, "duplicate", field_name, error, cells))
+        if stale:
+            duplicate_guard.forget_values([{"employee_id": k, "email": v} for k, v in stale.items()])
+        return rejections
+
+    def _update_existing(self, batch: Batch, rejections: list[Rejection]) -> tuple[list[Rejection], int]:
+        """on_existing=update: a row whose employee ID a record from elsewhere
+        holds updates that record (the e-mail still through the guard), with
+        an audit entry of what changed. Returns (rejections left, updated)."""
+        values_by_row = {number: values for number, values, _ in batch.valid}
+        keep, updated = [], 0
+        for rejection in rejections:
+            values = values_by_row.get(rejection.row_number)
+            if (values is None or rejection.field != "employee_id"
+                    or "also on row" in rejection.error):
+                keep.append(rejection)
+                continue
+            problem = self._update_one(values)
+            if problem:
+                keep.append(Rejection(rejection.row_number, "duplicate", "email", problem, rejection.cells))
+            else:
+                updated += 1
+        return keep, updated
+
+    def _update_one(self, values: dict) -> str | None:
+        old = self.conn.execute(
+            "SELECT e.id, e.email, d.name, " + ", ".join(f"e.{c}" for c in COLUMNS if c != "department_id") +
+            " FROM employees e LEFT JOIN departments d ON d.id = e.department_id"
+            " WHERE e.employee_id = %s FOR UPDATE OF e", (values["employee_id"],)).fetchone()
+        if old is None:
+            return "the record was deleted while the file was imported; upload the row again."
+        pk, old_email, old_department = old[0], old[1], old[2]
+        before = dict(zip([c for c in COLUMNS if c != "department_id"], old[3:]), department=old_department)
+        if values["email"] and values["email"] != old_email:
+            holder = self.conn.execute("SELECT employee_id FROM employees WHERE email = %s AND id <> %s",
+                                       (values["email"], pk)).fetchone()
+            if holder:
+                return f"email {values['email']} already exists (employee {holder[0]})."
+        changes = {name: [_jsonable(before.get(name)), _jsonable(values.get(name))] for name in AUDITED
+                   if _jsonable(before.get(name)) != _jsonable(values.get(name))}
+        if not changes:
+            return None
+        self._resolve_departments([(0, values, None)])
+        department_id = self.departments.get(values["department"].lower()) if values["department"] else None
+        assignments = sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in COLUMNS)
+        self.conn.execute(sql.SQL("UPDATE employees SET {}, version = version + 1, updated_at = now()"
+                                  " WHERE id = %s").format(assignments),
+                          [*(department_id if c == "department_id" else values[c] for c in COLUMNS), pk])
+        self.conn.execute(
+            "INSERT INTO audit_log (actor_id, actor_name, employee_pk, employee_id, action, source, import_id,"
+            " changes) VALUES (%s, %s, %s, %s, 'update', 'import', %s, %s)",
+            (self.settings.actor_id, self.settings.actor_name, pk, values["employee_id"],
+             self.settings.import_id, json.dumps(changes)))
+        if "email" in changes:
+            self.forgotten.append({"employee_id": None, "email": old_email})
+            self.remembered.append({"employee_id": values["employee_id"], "email": values["email"]})
+        return None
+
+    def _store_rejections(self, rejections: list[Rejection]) -> None:
+        if not rejections:
+            return
+        conn = self.conn if self.commits else self.side_conn
+        with conn.cursor().copy("COPY import_rejections (import_id, row_number, kind, field, error, cells)"
+                                " FROM STDIN") as copy:
+            for r in rejections:
+                copy.write_row((self.settings.import_id, r.row_number, r.kind, r.field, r.error, r.cells))
+
+
+def _jsonable(value):
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def _created_changes(values: dict) -> str:
+    """The audit entry's changes for a created record: {field: [null, value]}."""
+    return json.dumps({name: [None, value.isoformat() if isinstance(value, date) else value]
+                       for name in AUDITED if (value := values.get(name)) is not None})
+
+
+def save_progress(conn: psycopg.Connection, import_id: int, counts: Counts, last_row: int) -> None:
+    conn.execute(
+        "UPDATE imports SET rows_read = %s, inserted = %s, updated = %s, duplicates = %s, invalid = %s,"
+        " resume_row = %s WHERE id = %s",
+        (counts.rows_read, counts.inserted, counts.updated, counts.duplicates, counts.invalid, last_row,
+         import_id))

@@ -1,0 +1,106 @@
+"""Import tests: a real RQ worker process on the suite's Valkey, uploads over HTTP."""
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from ..conftest import ROOT
+from ..helpers import HttpClient, csrf_token
+
+IMPORT_URL_RE = re.compile(r"/imports/(\d+)")
+
+
+class Worker:
+    """`flask --app employee_app worker` in its own process group."""
+
+    def __init__(self, env: dict):
+        self.env = env
+        self.process = None
+
+    def start(self) -> "Worker":
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "employee_app", "worker"],
+            cwd=ROOT, env=self.env, start_new_session=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its work horse: a crash, not a shutdown."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+@pytest.fixture
+def start_worker(app_env):
+    workers = []
+
+    def start() -> Worker:
+        worker = Worker(dict(os.environ, **app_env)).start()
+        workers.append(worker)
+        return worker
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+@pytest.fixture
+def worker(start_worker):
+    return start_worker()
+
+
+def upload(client: HttpClient, content: bytes, filename: str = "staff.csv", mode: str = "valid_rows",
+           on_existing: str | None = None):
+    """POST a file to /imports/new as the upload form does; returns the response."""
+    page = client.get("/imports/new")
+    assert page.status_code == 200
+    data = {"csrf_token": csrf_token(page.text), "mode": mode}
+    if on_existing:
+        data["on_existing"] = on_existing
+    return client.post("/imports/new", data=data, files={"file": (filename, content)})
+
+
+def import_id_of(response) -> int:
+    assert response.status_code == 303, (response.status_code, response.text[:500])
+    return int(IMPORT_URL_RE.search(response.headers["Location"]).group(1))
+
+
+def wait_for_import(pg, import_id: int, timeout: float = 60) -> dict:
+    """The import's row once it is done or failed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        row = pg.execute("SELECT status, rows_read, inserted, updated, duplicates, invalid, error, resume_row"
+                         " FROM imports WHERE id = %s", (import_id,)).fetchone()
+        if row and row[0] in ("done", "failed"):
+            keys = ("status", "rows_read", "inserted", "updated", "duplicates", "invalid", "error", "resume_row")
+            return dict(zip(keys, row))
+        assert time.monotonic() < deadline, f"import {import_id} still {row and row[0]} after {timeout} s"
+        time.sleep(0.1)
+
+
+def run_upload(client, pg, content: bytes, filename: str = "staff.csv", **kwargs) -> tuple[int, dict]:
+    """Upload a file whose headers need no mapping; wait for the worker to finish it."""
+    import_id = import_id_of(upload(client, content, filename, **kwargs))
+    return import_id, wait_for_import(pg, import_id)
+
+
+def csv_bytes(rows: list[list[str]], delimiter: str = ",", line_end: str = "\n", bom: bool = False,
+              encoding: str = "utf-8") -> bytes:
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=delimiter, lineterminator=line_end).writerows(rows)
+    return (("\ufeff" if bom else "") + buffer.getvalue()).encode(encoding)
