@@ -55,7 +55,6 @@ from list_bench import (ADMIN_PASSWORD, CSRF_RE, DEPARTMENTS, JOB_TITLES, OUT, R
 
 import psutil  # noqa: E402
 import psycopg  # noqa: E402
-import requests  # noqa: E402
 
 from employee_app.devservers import EmbeddedPostgres, EmbeddedValkey  # noqa: E402
 
@@ -366,22 +365,25 @@ class CpuMeter:
 
 
 class PhaseTimers:
-    """Wall time inside the pipeline's steps, from wrappers around
-    ImportRunner's methods and psycopg's execute/commit (a few calls per
-    5,000-row batch, so the overhead is negligible). Only in this process,
-    for (b); nothing is changed on disk."""
+    """Wall time, and this thread's CPU time (the Python side), inside the
+    pipeline's steps, from wrappers around ImportRunner's methods and
+    psycopg's execute/commit (a few calls per 5,000-row batch, so the
+    overhead is negligible). Only in this process, for (b); nothing is
+    changed on disk."""
 
     METHODS = ("run", "_run_batch", "_validate", "_flagged_by_valkey", "_insert", "_resolve_departments",
                "_explain_conflicts", "_store_rejections")
 
     def __init__(self):
         self.seconds: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
         self.calls: dict[str, int] = {}
         self.active = False
         self._undo = []
 
-    def add(self, name: str, seconds: float) -> None:
+    def add(self, name: str, seconds: float, cpu: float) -> None:
         self.seconds[name] = self.seconds.get(name, 0.0) + seconds
+        self.cpu[name] = self.cpu.get(name, 0.0) + cpu
         self.calls[name] = self.calls.get(name, 0) + 1
 
     def _patch(self, owner, attribute: str, name_of) -> None:
@@ -392,11 +394,11 @@ class PhaseTimers:
             name = name_of(args)
             if name is None:
                 return original(*args, **kwargs)
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.thread_time()
             try:
                 return original(*args, **kwargs)
             finally:
-                timers.add(name, time.perf_counter() - t)
+                timers.add(name, time.perf_counter() - t, time.thread_time() - c)
         setattr(owner, attribute, timed)
         self._undo.append((owner, attribute, original))
 
@@ -436,35 +438,43 @@ class PhaseTimers:
             setattr(owner, attribute, original)
         self._undo = []
 
-    def report(self, total: float, create: float) -> None:
-        s = self.seconds.get
-        run = s("run", 0.0)
-        batches = s("_run_batch", 0.0)
-        insert = s("_insert", 0.0)
-        statement = s("INSERT ... ON CONFLICT + audit_log", 0.0)
+    def report(self, total: tuple[float, float], create: tuple[float, float]) -> None:
+        """total, create: (wall, CPU) of the whole of (b) and of create_import."""
+        def get(name):
+            return self.seconds.get(name, 0.0), self.cpu.get(name, 0.0)
+
+        def minus(a, *others):
+            return a[0] - sum(o[0] for o in others), a[1] - sum(o[1] for o in others)
+
+        run, batches, insert = get("run"), get("_run_batch"), get("_insert")
+        statement, departments = get("INSERT ... ON CONFLICT + audit_log"), get("_resolve_departments")
         rows = [
             ("create_import (save the upload, UTF-8 check, sniff, sample)", create),
-            ("reading the file: csv.reader + batching (run - batches)", run - batches),
-            ("_validate (mapped_record + clean_employee, per row)", s("_validate", 0.0)),
-            ("_flagged_by_valkey (SMISMEMBER)", s("_flagged_by_valkey", 0.0)),
-            ("_insert: departments", s("_resolve_departments", 0.0)),
+            ("reading the file: csv.reader + batching (run - batches)", minus(run, batches)),
+            ("_validate (mapped_record + clean_employee, per row)", get("_validate")),
+            ("_flagged_by_valkey (SMISMEMBER)", get("_flagged_by_valkey")),
+            ("_insert: departments", departments),
             ("_insert: TRUNCATE + COPY into staging (rows built in Python, JSON)",
-             insert - statement - s("_resolve_departments", 0.0)),
+             minus(insert, statement, departments)),
             ("_insert: INSERT ... ON CONFLICT + audit_log statement", statement),
-            ("_explain_conflicts (SELECT the holders)", s("_explain_conflicts", 0.0)),
-            ("_store_rejections (COPY)", s("_store_rejections", 0.0)),
-            ("save_progress (UPDATE imports)", s("save_progress", 0.0)),
-            ("commit", s("commit", 0.0)),
-            ("remember_values (Valkey SADD)", s("remember_values (Valkey SADD)", 0.0)),
+            ("_explain_conflicts (SELECT the holders)", get("_explain_conflicts")),
+            ("_store_rejections (COPY)", get("_store_rejections")),
+            ("save_progress (UPDATE imports)", get("save_progress")),
+            ("commit", get("commit")),
+            ("remember_values (Valkey SADD)", get("remember_values (Valkey SADD)")),
         ]
-        accounted = sum(seconds for _, seconds in rows)
-        rows.append(("rest of run_import (job bookkeeping, connections)", total - create - run))
-        rows.append(("unaccounted inside run", run - (accounted - create)))
-        print(f"\nWhere (b)'s {total:.1f} s went ({self.calls.get('_run_batch', 0)} batches; timers around the "
-              "pipeline's steps; 'other SQL' inside the steps, e.g. TRUNCATE import_staging, "
-              f"took {s('other SQL', 0.0):.1f} s in all):")
-        for label, seconds in rows:
-            print(f"  {label:<68} {seconds:>7.1f} s {100 * seconds / total:>5.1f}%")
+        accounted = minus((sum(r[1][0] for r in rows), sum(r[1][1] for r in rows)), create)
+        rows.append(("rest of run_import (job bookkeeping, connections)", minus(total, create, run)))
+        rows.append(("unaccounted inside run", minus(run, accounted)))
+        print(f"\nWhere (b)'s {total[0]:.1f} s went ({self.calls.get('_run_batch', 0)} batches; timers around the "
+              "pipeline's steps. Python CPU = this thread's CPU time in the step; the rest of the step's wall "
+              "time is waiting for PostgreSQL or Valkey, or for a CPU on a busy machine):")
+        print(f"  {'step':<68} {'wall s':>7} {'%':>6} {'Python CPU s':>13}")
+        for label, (seconds, cpu) in rows:
+            print(f"  {label:<68} {seconds:>7.1f} {100 * seconds / total[0]:>5.1f}% {cpu:>13.1f}")
+        print(f"  {'total':<68} {total[0]:>7.1f} {100.0:>5.1f}% {total[1]:>13.1f}")
+        print(f"  (SQL other than the INSERT inside the steps, e.g. TRUNCATE import_staging, the departments, "
+              f"the holders of conflicts: {self.seconds.get('other SQL', 0.0):.1f} s wall)")
 
 
 def check(pg_url: str, import_id: int, expected: dict, label: str) -> dict:
@@ -543,7 +553,7 @@ def case_a(bench: ImportBench, copy_path: Path, expected: dict) -> tuple[float, 
     return seconds, cpu
 
 
-def case_b(bench: ImportBench, csv_path: Path, expected: dict) -> tuple[float, float, PhaseTimers, CpuMeter]:
+def case_b(bench: ImportBench, csv_path: Path, expected: dict) -> tuple[float, tuple, PhaseTimers, CpuMeter]:
     from sqlalchemy import select
 
     from employee_app.extensions import db
@@ -555,16 +565,17 @@ def case_b(bench: ImportBench, csv_path: Path, expected: dict) -> tuple[float, f
         with bench.app.app_context():
             user = db.session.execute(select(User).where(User.username == "admin")).scalar_one()
             with CpuMeter(bench) as cpu:
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.thread_time()
                 with open(csv_path, "rb") as stream:
                     job = jobs.create_import(stream, csv_path.name, mode="valid_rows", on_existing="skip",
                                              user=user, queue=False)
-                created = time.perf_counter() - t0
+                created = (time.perf_counter() - t0, time.thread_time() - c0)
                 if job.status != "queued":
                     raise RuntimeError(f"(b): create_import left the import {job.status!r}, expected 'queued'")
                 import_id = job.id
                 jobs.run_import(import_id)
                 seconds = time.perf_counter() - t0
+                timers.total = (seconds, time.thread_time() - c0)
             db.session.remove()
     finally:
         timers.uninstall()
@@ -703,13 +714,18 @@ def run(args) -> None:
         print("app CPU = this script (a, b) or gunicorn + the worker and its work horse + this script (c); "
               "db CPU = PostgreSQL (all its processes) + Valkey. CPU seconds move less than wall seconds "
               "on a shared machine.")
+        cpu_rate_a = expected["valid"] / (cpu_a.app + cpu_a.db)
+        print(f"By CPU seconds (app + db: about the wall time on an idle machine, since the import's Python and "
+              f"PostgreSQL take turns): b/a = {rows / (cpu_b.app + cpu_b.db) / cpu_rate_a:.2f}, "
+              f"c/a = {rows / (cpu_c.app + cpu_c.db) / cpu_rate_a:.2f}; the database side alone "
+              f"(db CPU of (a) / db CPU): b {cpu_a.db / cpu_b.db:.2f}, c {cpu_a.db / cpu_c.db:.2f}.")
         print(f"(c) split: upload (POST until the 303, incl. create_import in gunicorn) {phases_c['upload']:.1f} s, "
               f"waiting for the worker (fork, create_app) {phases_c['queue']:.1f} s, run_import in the work "
               f"horse {phases_c['run']:.1f} s")
         print(f"Worker peak memory (RSS, sampled every 0.2 s, {memory.samples} samples): work horse "
               f"{memory.peak_child / 2**20:.0f} MB, worker main process {memory.peak_main / 2**20:.0f} MB, "
               f"whole tree {memory.peak_tree / 2**20:.0f} MB ({len(memory.child_pids)} horse(s) seen)")
-        timers.report(seconds_b, created_b)
+        timers.report(timers.total, created_b)
 
         if args.profile_rows:
             bench.stop_worker()
