@@ -70,7 +70,8 @@ def parse_iso_date(raw: str) -> date:
         value = date.fromisoformat(raw)
     except ValueError:
         raise ValueError(f"{raw} is not a date") from None
-    latest = date.today().replace(year=date.today().year + 2, day=min(date.today().day, 28))
+    today = date.today()
+    latest = today.replace(year=today.year + 2, day=min(today.day, 28))
     if not EARLIEST_DATE <= value <= latest:
         raise ValueError(f"{raw} is out of range")
     return value

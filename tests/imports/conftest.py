@@ -29,8 +29,13 @@ class Worker:
         return self
 
     def kill(self) -> None:
-        """SIGKILL the worker and its work horse: a crash, not a shutdown."""
+        """SIGKILL the worker and its work horse (RQ forks it into a session
+        of its own): a crash, not a shutdown."""
+        import psutil
+
         if self.process and self.process.poll() is None:
+            for child in psutil.Process(self.process.pid).children(recursive=True):
+                child.kill()
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(10)
 

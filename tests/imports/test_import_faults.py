@@ -65,7 +65,7 @@ def test_a_worker_killed_mid_import_leaves_it_failed_and_a_rerun_adds_no_duplica
     # The page notices the dead worker (no heartbeat) and says what was committed.
     deadline = time.monotonic() + 30
     while "failed" not in (page := hr.get(f"/imports/{import_id}").text).split('id="import-status"')[1][:60]:
-        assert time.monotonic() < deadline, "the import was never marked failed"
+        assert time.monotonic() < deadline, ("the import was never marked failed", pg.execute("SELECT status, rows_read, job_id FROM imports").fetchall())
         time.sleep(0.5)
     row = wait_for_import(pg, import_id)
     assert row["status"] == "failed" and row["inserted"] < 60_000
