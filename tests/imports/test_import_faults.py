@@ -45,14 +45,17 @@ def test_valkey_flushed_in_the_middle_of_an_import(login, pg, valkey, worker):
     hr = login("hr")
     first = import_id_of(upload(hr, staff_file(5_000), "first.csv"))
     assert wait_for_import(pg, first)["inserted"] == 5_000
-    # The second file repeats all of the first and adds 25,000 new rows.
-    second = import_id_of(upload(hr, staff_file(30_000), "second.csv"))
+    # The second file adds 55,000 new rows, then repeats all of the first.
+    rows = [HEADER] + [[f"E{n:06d}", "Ada", f"Name{n}", f"p{n}@example.com"] for n in range(5_001, 60_001)]
+    rows += [[f"e{n:06d}", "Ada", f"Name{n}", f"P{n}@example.com"] for n in range(1, 5_001)]
+    second = import_id_of(upload(hr, csv_bytes(rows), "second.csv"))
     wait_until_running(pg, second)
     valkey.flushall()
+    assert pg.execute("SELECT status FROM imports WHERE id = %s", (second,)).fetchone()[0] == "running"
     result = wait_for_import(pg, second, 120)
     assert result["status"] == "done"
-    assert (result["inserted"], result["duplicates"], result["invalid"]) == (25_000, 5_000, 0)
-    assert pg.execute("SELECT count(*) FROM employees").fetchone()[0] == 30_000 and no_duplicates_stored(pg)
+    assert (result["inserted"], result["duplicates"], result["invalid"]) == (55_000, 5_000, 0)
+    assert pg.execute("SELECT count(*) FROM employees").fetchone()[0] == 60_000 and no_duplicates_stored(pg)
 
 
 def test_a_worker_killed_mid_import_leaves_it_failed_and_a_rerun_adds_no_duplicates(login, pg, start_worker):
