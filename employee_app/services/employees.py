@@ -13,7 +13,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from ..extensions import db
 from ..models import STATUSES, AuditEntry, Department, Employee, User
 from . import audit, duplicate_guard
-from .employee_rules import EMPLOYEE_ID_RE, clean_employee, normalize_employee_id
+from .employee_rules import EMPLOYEE_ID_RE, clean_employee, normalize_email, normalize_employee_id
 from .errors import DuplicateError, InvalidInput, ServiceError
 from .pagination import Cursor, decode_cursor, encode_cursor
 
@@ -26,7 +26,10 @@ def create_employee(raw: dict, *, actor: User | None = None, source: str = "form
     entry, then index in Valkey.
 
     Raises InvalidInput (422) or DuplicateError (409)."""
-    values = clean_employee(raw)
+    try:
+        values = clean_employee(raw)
+    except InvalidInput as error:
+        raise _with_taken_values(raw, error) from None
     keys = {"employee_id": values["employee_id"], "email": values["email"]}
     taken = duplicate_guard.find_taken(keys)
     if taken:
@@ -48,6 +51,17 @@ def create_employee(raw: dict, *, actor: User | None = None, source: str = "form
         raise DuplicateError(taken) from exc
     duplicate_guard.remember_values([keys])
     return employee
+
+
+def _with_taken_values(raw: dict, error: InvalidInput) -> InvalidInput:
+    """A form with invalid fields also says, at once, that its ID or e-mail
+    is taken (instead of only after the other fields are fixed)."""
+    keys = {"employee_id": normalize_employee_id(raw.get("employee_id")),
+            "email": normalize_email(raw.get("email"))}
+    keys = {name: value for name, value in keys.items() if value and name not in error.errors}
+    for taken in duplicate_guard.find_taken(keys) if keys else []:
+        error.errors[taken.field] = taken.message
+    return error
 
 
 def ensure_department(name: str | None) -> int | None:

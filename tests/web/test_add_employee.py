@@ -87,6 +87,17 @@ def test_invalid_input_comes_back_422_with_a_message_at_each_field(login, pg):
     assert count_rows(pg) == 0
 
 
+def test_an_invalid_form_also_says_at_once_that_its_id_and_email_are_taken(login, pg):
+    hr = login("hr")
+    assert hr.submit("/employees/new", employee("E7", email="grace@example.com")).status_code == 303
+    response = hr.submit("/employees/new", employee(" e7 ", email="GRACE@example.com", last_name=""))
+    assert response.status_code == 422
+    assert "Last name is required" in response.text
+    assert "already exists" in response.text and "E7" in response.text
+    assert response.text.count("already exists") == 2  # the ID and the e-mail, each at its field
+    assert count_rows(pg) == 1
+
+
 def test_flushed_valkey_still_refuses_the_duplicate_and_is_repaired(login, pg, valkey):
     hr = login("hr")
     assert hr.submit("/employees/new", employee("E7", email="seven@example.com")).status_code == 303
