@@ -105,6 +105,7 @@ class Batch:
     last_row: int
     valid: list[tuple[int, dict, str, list[str]]] = field(default_factory=list)  # number, values, audit JSON, cells
     rejections: list[Rejection] = field(default_factory=list)
+    flagged: set[int] = field(default_factory=set)  # row numbers whose ID or e-mail Valkey knows
 
 
 class ImportRunner:
@@ -121,6 +122,7 @@ class ImportRunner:
         self.side_conn = side_conn
         self.on_batch = on_batch  # callable(Counts) after each batch, e.g. a terminal progress bar
         self.departments: dict[str, int] = {}
+        self.store = get_store()
         self.counts = counts or Counts()
         self.last_row = settings.resume_row
         self.remembered: list[dict] = []
@@ -140,10 +142,18 @@ class ImportRunner:
         for number, cells in self._data_rows():
             rows.append((number, cells))
             if len(rows) >= BATCH_ROWS:
-                yield self._validate(Batch(rows=rows, last_row=number))
+                yield self._prepare(Batch(rows=rows, last_row=number))
                 rows = []
         if rows:
-            yield self._validate(Batch(rows=rows, last_row=rows[-1][0]))
+            yield self._prepare(Batch(rows=rows, last_row=rows[-1][0]))
+
+    def _prepare(self, batch: Batch) -> Batch:
+        """The reader thread's part: validate, then ask Valkey about the
+        batch's IDs and e-mails (a repeat of a batch not yet committed is
+        caught by ON CONFLICT instead, and explained the same way)."""
+        self._validate(batch)
+        batch.flagged = self._flagged_by_valkey(batch.valid)
+        return batch
 
     def _data_rows(self):
         rows = iter_rows(self.settings.path, self.settings.file_format)
@@ -221,7 +231,7 @@ class ImportRunner:
     def _write(self, batch: Batch) -> Counts:
         rejections = list(batch.rejections)
         to_stage = batch.valid
-        flagged = self._flagged_by_valkey(to_stage)
+        flagged = batch.flagged
         if flagged:
             # Valkey's hits are confirmed in PostgreSQL like any other conflict.
             to_stage = [row for row in to_stage if row[0] not in flagged]
@@ -252,19 +262,22 @@ class ImportRunner:
 
     def _flagged_by_valkey(self, rows) -> set[int]:
         """Row numbers whose ID or e-mail Valkey says is taken: one round trip."""
-        if not rows or not duplicate_guard.index_ready():
+        if not rows:
             return set()
         ids = [row[1]["employee_id"] for row in rows]
         emails = [row[1]["email"] or "" for row in rows]
 
         def ask(client):
             pipe = client.pipeline(transaction=False)
+            pipe.exists(duplicate_guard.READY_KEY)
             pipe.smismember(duplicate_guard.IDS_KEY, ids)
             pipe.smismember(duplicate_guard.EMAILS_KEY, emails)
             return pipe.execute()
         try:
-            id_hits, email_hits = get_store().run(ask)
+            ready, id_hits, email_hits = self.store.run(ask)  # runs in the reader thread: no app context
         except ValkeyUnavailable:
+            return set()
+        if not ready:  # the sets are being rebuilt: PostgreSQL alone decides
             return set()
         return {row[0] for row, id_hit, email_hit in zip(rows, id_hits, email_hits)
                 if id_hit or (email_hit and row[1]["email"])}
