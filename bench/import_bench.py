@@ -715,8 +715,8 @@ def run(args) -> None:
               "db CPU = PostgreSQL (all its processes) + Valkey. CPU seconds move less than wall seconds "
               "on a shared machine.")
         cpu_rate_a = expected["valid"] / (cpu_a.app + cpu_a.db)
-        print(f"By CPU seconds (app + db: about the wall time on an idle machine, since the import's Python and "
-              f"PostgreSQL take turns): b/a = {rows / (cpu_b.app + cpu_b.db) / cpu_rate_a:.2f}, "
+        print(f"By CPU seconds (app + db: the wall time on an idle machine if the import's Python and PostgreSQL "
+              f"took turns; its reader thread overlaps them, so this is a pessimistic bound): b/a = {rows / (cpu_b.app + cpu_b.db) / cpu_rate_a:.2f}, "
               f"c/a = {rows / (cpu_c.app + cpu_c.db) / cpu_rate_a:.2f}; the database side alone "
               f"(db CPU of (a) / db CPU): b {cpu_a.db / cpu_b.db:.2f}, c {cpu_a.db / cpu_c.db:.2f}.")
         print(f"(c) split: upload (POST until the 303, incl. create_import in gunicorn) {phases_c['upload']:.1f} s, "
