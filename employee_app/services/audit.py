@@ -10,8 +10,6 @@ transaction, so an entry exists exactly when its change does. Conventions
   delete has new = null;
 - actor_id and actor_name (the username at the time; kept if the account goes).
 """
-import csv
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
@@ -22,6 +20,7 @@ from ..extensions import db
 from ..models import AuditEntry, Employee, User
 from .employee_rules import CONTROL_CHARS_RE, FIELD_NAMES, RULES_BY_NAME, normalize_employee_id
 from .pagination import Cursor, decode_cursor, encode_cursor
+from .spreadsheet import BOM, csv_text, safe_cell
 
 # The fields an entry records, in the order pages show them.
 AUDITED_FIELDS = FIELD_NAMES
@@ -253,16 +252,7 @@ def list_entries(query: AuditQuery) -> AuditPage:
 
 CSV_HEADER = ["entry", "at_utc", "actor", "employee_id", "action", "source", "import_id",
               "field", "old_value", "new_value"]
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 CSV_BATCH = 1000
-
-
-def csv_cell(value) -> str:
-    """A cell a spreadsheet shows as text: one starting like a formula gets a quote."""
-    if value is None:
-        return ""
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
 def format_utc(moment: datetime) -> str:
@@ -272,29 +262,21 @@ def format_utc(moment: datetime) -> str:
 def export_csv(query: AuditQuery) -> Iterator[str]:
     """The filtered entries as CSV text chunks, newest first, one line per
     changed field; read from PostgreSQL in batches, never all at once."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-
-    def flush() -> str:
-        text = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        return text
-
-    writer.writerow(CSV_HEADER)
-    yield "\ufeff" + flush()  # a BOM, so spreadsheet programs read UTF-8
+    yield BOM + csv_text([CSV_HEADER])
     stmt = (select(AuditEntry.id, AuditEntry.at, AuditEntry.actor_name, AuditEntry.employee_id,
                    AuditEntry.action, AuditEntry.source, AuditEntry.import_id, AuditEntry.changes)
             .where(*_conditions(query))
             .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
             .execution_options(yield_per=CSV_BATCH))
     for batch in db.session.execute(stmt).partitions():
-        for entry in batch:
-            head = [entry.id, format_utc(entry.at), entry.actor_name, entry.employee_id,
-                    entry.action, entry.source, entry.import_id]
-            changes = ordered_changes(entry.changes or {})
-            if not changes:
-                writer.writerow([csv_cell(v) for v in head + [None, None, None]])
-            for name, _label, old, new in changes:
-                writer.writerow([csv_cell(v) for v in head + [name, old, new]])
-        yield flush()
+        yield csv_text([safe_cell(v) for v in line] for entry in batch for line in _csv_lines(entry))
+
+
+def _csv_lines(entry) -> Iterator[list]:
+    head = [entry.id, format_utc(entry.at), entry.actor_name, entry.employee_id,
+            entry.action, entry.source, entry.import_id]
+    changes = ordered_changes(entry.changes or {})
+    if not changes:
+        yield head + [None, None, None]
+    for name, _label, old, new in changes:
+        yield head + [name, old, new]

@@ -1,17 +1,13 @@
 """Import jobs: from an uploaded file to a queued job, the job's run in a
 worker, its progress and its report."""
-import csv
-import io
 import logging
 import os
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import psycopg
 from flask import current_app
-from sqlalchemy import select
 
 from ...extensions import db
 from ...models import ColumnMapping, ImportJob, ImportRejection, User
@@ -48,8 +44,8 @@ def create_import(stream, filename: str, *, mode: str, on_existing: str, user: U
     path = os.path.join(upload_dir, f"{uuid.uuid4().hex}.upload")
     try:
         size, sha256 = save_stream(stream, path, current_app.config["MAX_IMPORT_BYTES"])
-        file_format = detect_format(path)
-        sample = _sample(path, file_format)
+        detected = detect_format(path)
+        sample = _sample(path, detected)
     except FileRefused:
         os.unlink(path)
         raise
@@ -62,25 +58,25 @@ def create_import(stream, filename: str, *, mode: str, on_existing: str, user: U
     body = sample[1:] if has_header else sample
     remembered = db.session.get(ColumnMapping, mappings.header_key(first_row)) if has_header else None
     mapping = remembered.mapping if remembered else mappings.suggest_mapping(first_row, body, has_header)
-    if has_header and "employee_id" not in mapping and all(target != mappings.IGNORE or
-                                                           mappings.normalize_header(header) in mappings.REPORT_COLUMNS
-                                                           for target, header in zip(mapping, first_row)):
+    # Every column named a field (rejected.csv's own row and error aside).
+    all_recognised = has_header and all(
+        target != mappings.IGNORE or mappings.normalize_header(header) in mappings.REPORT_COLUMNS
+        for target, header in zip(mapping, first_row))
+    if all_recognised and "employee_id" not in mapping:
         os.unlink(path)
         raise FileRefused("The file has no employee_id column. Every employee needs an ID: add a column "
                           "named employee_id (see the template).")
 
     job = ImportJob(
         user_id=user.id if user else None, filename=os.path.basename(filename or "upload")[:255],
-        stored_path=path, file_size=size, file_sha256=sha256, file_format=file_format.kind,
-        encoding=file_format.encoding, delimiter=file_format.delimiter, mode=mode, on_existing=on_existing,
+        stored_path=path, file_size=size, file_sha256=sha256, file_format=detected.kind,
+        encoding=detected.encoding, delimiter=detected.delimiter, mode=mode, on_existing=on_existing,
         has_header=has_header, mapping=mapping, status="mapping",
-        total_rows_estimate=_estimate_rows(path, file_format, size, sample),
+        total_rows_estimate=_estimate_rows(path, detected, size, sample),
     )
     db.session.add(job)
     db.session.commit()
-    straight_through = has_header and (remembered is not None or all(
-        target != mappings.IGNORE or mappings.normalize_header(header) in mappings.REPORT_COLUMNS
-        for target, header in zip(mapping, first_row)))
+    straight_through = remembered is not None or all_recognised
     if straight_through and not mappings.mapping_problems(mapping):
         if queue:
             enqueue(job)
@@ -113,7 +109,7 @@ def _estimate_rows(path: str, file_format: FileFormat, size: int, sample: list[l
 
 
 def preview(job: ImportJob) -> Preview:
-    rows = _sample(job.stored_path, _format_of(job))[: PREVIEW_ROWS + 1]
+    rows = _sample(job.stored_path, file_format(job))[: PREVIEW_ROWS + 1]
     first_row = rows[0] if rows else []
     width = max((len(row) for row in rows), default=0)
     return Preview(first_row=first_row, rows=rows[1:] if job.has_header else rows, width=width)
@@ -138,7 +134,7 @@ def confirm_mapping(job: ImportJob, mapping: list[str], has_header: bool) -> Non
     enqueue(job)
 
 
-def _format_of(job: ImportJob) -> FileFormat:
+def file_format(job: ImportJob) -> FileFormat:
     return FileFormat(job.file_format, job.encoding, job.delimiter)
 
 
@@ -191,7 +187,7 @@ def run_import(import_id: int, *, on_progress=None) -> Counts:
         raise LookupError(f"import {import_id} does not exist")
     actor = db.session.get(User, job.user_id) if job.user_id else None
     settings = Settings(import_id=job.id, mode=job.mode, mapping=job.mapping, has_header=job.has_header,
-                        file_format=_format_of(job), path=job.stored_path,
+                        file_format=file_format(job), path=job.stored_path,
                         actor_id=actor.id if actor else None, actor_name=actor.username if actor else None,
                         resume_row=job.resume_row if job.mode == "valid_rows" else 0,
                         on_existing=job.on_existing if actor and actor.role == "admin" else "skip")

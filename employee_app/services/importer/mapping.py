@@ -5,6 +5,7 @@ import re
 from datetime import date
 
 from ..employee_rules import FIELD_NAMES, RULES_BY_NAME
+from ..spreadsheet import unquote_cell
 
 IGNORE = "ignore"
 FULL_NAME = "full_name"  # "Ada Lovelace": the last word is the last name
@@ -16,7 +17,6 @@ TARGET_LABELS = {
     FULL_NAME_LAST_FIRST: "full name (Last, First)",
     IGNORE: "ignore this column",
 }
-FORMULA_PREFIXES = ("=", "+", "-", "@")
 # The columns rejected.csv adds to a file's own: ignored when it comes back.
 REPORT_COLUMNS = ("row", "error")
 
@@ -128,8 +128,7 @@ def mapped_record(cells: list[str], mapping: list[str]) -> tuple[dict, dict[str,
         value = cells[index].strip()
         if "\n" in value or "\r" in value:  # a quoted cell over several lines: one line of text
             value = " ".join(value.split())
-        if value[:1] == "'" and value[1:2] in FORMULA_PREFIXES:
-            value = value[1:]  # a cell our export made formula-safe
+        value = unquote_cell(value)  # a cell our exports made formula-safe
         if target == FULL_NAME:
             first, _, last = value.rpartition(" ")
             raw["first_name"], raw["last_name"] = first.strip(), last

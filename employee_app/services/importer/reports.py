@@ -1,6 +1,4 @@
 """What an import did, in words and CSV; the employee export in the import's columns."""
-import csv
-import io
 from datetime import datetime, timezone
 
 from sqlalchemy import select
@@ -9,11 +7,12 @@ from ...extensions import db
 from ...models import Department, Employee, ImportJob, ImportRejection, User
 from .. import employees
 from ..employee_rules import FIELD_NAMES, FIELD_RULES
-from .files import FileFormat, iter_rows
+from ..spreadsheet import BOM, csv_text, safe_cell
+from .files import iter_rows
+from .jobs import file_format
 from .mapping import IGNORE
 
 EXPORT_COLUMNS = FIELD_NAMES  # the same columns the import takes, so an export re-imports
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 SHOWN_REJECTIONS = 100
 
 
@@ -63,28 +62,22 @@ def first_rejections(job: ImportJob) -> list[ImportRejection]:
         .order_by(ImportRejection.row_number).limit(SHOWN_REJECTIONS)).scalars())
 
 
-def _csv_line(cells) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow(cells)
-    return buffer.getvalue()
-
-
 def rejected_rows_csv(job: ImportJob):
     """The rejected rows in the file's own columns plus row and error."""
-    yield "\ufeff"  # a BOM so that spreadsheets open it as UTF-8
-    yield _csv_line([*_original_header(job), "row", "error"])
+    yield BOM + csv_text([[*_original_header(job), "row", "error"]])
     stmt = (select(ImportRejection.row_number, ImportRejection.error, ImportRejection.cells)
             .where(ImportRejection.import_id == job.id).order_by(ImportRejection.row_number)
             .execution_options(yield_per=2000))
-    for row_number, error, cells in db.session.execute(stmt):
-        yield _csv_line([*(_safe_cell(c) for c in cells), row_number, _safe_cell(error)])
+    for partition in db.session.execute(stmt).partitions():
+        yield csv_text([*(safe_cell(c) for c in cells), row_number, safe_cell(error)]
+                       for row_number, error, cells in partition)
 
 
 def _original_header(job: ImportJob) -> list[str]:
     """The file's header row, or, for a file without one, the mapped field
     names (so the rejected rows can be uploaded again without mapping)."""
     if job.has_header:
-        for _, cells in iter_rows(job.stored_path, FileFormat(job.file_format, job.encoding, job.delimiter)):
+        for _, cells in iter_rows(job.stored_path, file_format(job)):
             return cells
     return [target if target != IGNORE else f"column_{i + 1}" for i, target in enumerate(job.mapping or [])]
 
@@ -94,36 +87,21 @@ def template_csv() -> str:
                "email": "ada.lovelace@example.com", "phone": "+44 20 7946 0018", "department": "Engineering",
                "job_title": "Analyst", "employment_type": "full_time", "location": "London",
                "hire_date": "2024-03-01", "status": "active", "termination_date": ""}
-    return "\ufeff" + _csv_line(EXPORT_COLUMNS) + _csv_line([example[c] for c in EXPORT_COLUMNS])
+    return BOM + csv_text([EXPORT_COLUMNS, [example[c] for c in EXPORT_COLUMNS]])
 
 
 def column_help() -> list:
     return list(FIELD_RULES)
 
 
-def _safe_cell(value) -> str:
-    """A cell a spreadsheet will not run as a formula; the import strips the
-    quote again, so an export re-imports unchanged."""
-    if value is None:
-        return ""
-    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
-
-
 def export_employees_csv(query: employees.EmployeeQuery):
     """Every matching employee, streamed from a server-side cursor."""
-    yield "\ufeff" + _csv_line(EXPORT_COLUMNS)
+    yield BOM + csv_text([EXPORT_COLUMNS])
     stmt = (select(Employee.employee_id, Employee.first_name, Employee.last_name, Employee.email, Employee.phone,
                    Department.name, Employee.job_title, Employee.employment_type, Employee.location,
                    Employee.hire_date, Employee.status, Employee.termination_date)
             .outerjoin(Department, Department.id == Employee.department_id)
             .where(*employees.filter_conditions(query)).order_by(Employee.id)
             .execution_options(yield_per=5000))
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
     for partition in db.session.execute(stmt).partitions():
-        for row in partition:
-            writer.writerow([_safe_cell(value) for value in row])
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
+        yield csv_text([safe_cell(value) for value in row] for row in partition)
