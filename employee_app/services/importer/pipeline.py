@@ -18,12 +18,11 @@ import queue
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import date
 
 import psycopg
 from psycopg import sql
 
-from .. import duplicate_guard
+from .. import audit, duplicate_guard
 from ..employee_rules import clean_employee
 from ..errors import InvalidInput
 from ...valkey_store import ValkeyUnavailable, get_store
@@ -35,8 +34,6 @@ log = logging.getLogger(__name__)
 BATCH_ROWS = 5_000
 # The fields an import writes, in the staging table's and the COPY's order.
 COLUMNS = ("employee_id", "first_name", "last_name", "email", "phone", "department_id", "job_title",
-           "employment_type", "location", "hire_date", "status", "termination_date")
-AUDITED = ("employee_id", "first_name", "last_name", "email", "phone", "department", "job_title",
            "employment_type", "location", "hire_date", "status", "termination_date")
 
 STAGING_DDL = """
@@ -389,8 +386,7 @@ class ImportRunner:
                                        (values["email"], pk)).fetchone()
             if holder:
                 return f"email {values['email']} already exists (employee {holder[0]})."
-        changes = {name: [_jsonable(before.get(name)), _jsonable(values.get(name))] for name in AUDITED
-                   if _jsonable(before.get(name)) != _jsonable(values.get(name))}
+        changes = audit.diff(_as_json(before), _as_json(values))
         if not changes:
             return None
         self._resolve_departments([(0, values, None)])
@@ -417,10 +413,6 @@ class ImportRunner:
                                 " FROM STDIN") as copy:
             for r in rejections:
                 copy.write_row((self.settings.import_id, r.row_number, r.kind, r.field, r.error, r.cells))
-
-
-def _jsonable(value):
-    return value.isoformat() if isinstance(value, date) else value
 
 
 def prefetched(items, depth: int):
@@ -460,10 +452,13 @@ def prefetched(items, depth: int):
         producer.join(timeout=5)
 
 
+def _as_json(values: dict) -> dict:
+    return {name: audit.json_value(values.get(name)) for name in audit.AUDITED_FIELDS}
+
+
 def _created_changes(values: dict) -> str:
-    """The audit entry's changes for a created record: {field: [null, value]}."""
-    return json.dumps({name: [None, _jsonable(value)] for name in AUDITED
-                       if (value := values.get(name)) is not None})
+    """The audit entry's changes for a created record, as the form writes them."""
+    return json.dumps(audit.creation_changes(_as_json(values)))
 
 
 def save_progress(conn: psycopg.Connection, import_id: int, counts: Counts, last_row: int) -> None:
