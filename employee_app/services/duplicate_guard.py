@@ -216,10 +216,3 @@ def rebuild_index() -> int:
     remember_values([{"employee_id": r.employee_id, "email": r.email} for r in recent])
     log.info("Valkey employee index rebuilt: %d employees", count)
     return count
-
-
-def index_ready() -> bool:
-    try:
-        return bool(get_store().run(lambda client: client.exists(READY_KEY)))
-    except ValkeyUnavailable:
-        return False
