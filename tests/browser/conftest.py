@@ -5,6 +5,7 @@ Without Chromium the tests skip with the reason shown, except when
 REQUIRE_BROWSER=1 (set by .ci/run): then a missing browser is a failure."""
 import os
 import shutil
+from contextlib import contextmanager
 
 import pytest
 
@@ -28,9 +29,11 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture
-def page(browser, live_server):
-    context = browser.new_context(base_url=live_server)
+@contextmanager
+def watched_page(browser, base_url: str):
+    """A page in a browser context of its own (its own cookies, as one person
+    has); any script error or CSP violation on it fails the test."""
+    context = browser.new_context(base_url=base_url)
     page = context.new_page()
     page.set_default_timeout(10_000)
     errors = []
@@ -39,3 +42,9 @@ def page(browser, live_server):
     yield page
     context.close()
     assert errors == [], f"script errors or CSP violations in the browser: {errors}"
+
+
+@pytest.fixture
+def page(browser, live_server):
+    with watched_page(browser, live_server) as opened:
+        yield opened

@@ -6,6 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from ..helpers import PASSWORD
+from .conftest import watched_page
 
 pytestmark = pytest.mark.browser
 
@@ -20,15 +21,8 @@ def log_in(page, username: str, path: str) -> None:
 @pytest.fixture
 def second_page(browser, live_server):
     """Another browser context: its own cookies, as a second person has."""
-    context = browser.new_context(base_url=live_server)
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda message: "Content Security Policy" in message.text and errors.append(message.text))
-    yield page
-    context.close()
-    assert errors == [], f"script errors or CSP violations in the browser: {errors}"
+    with watched_page(browser, live_server) as opened:
+        yield opened
 
 
 def test_a_stale_save_in_a_second_browser_shows_the_conflict_and_merges(page, second_page, app, make_user):
