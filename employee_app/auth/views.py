@@ -1,26 +1,30 @@
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from ..extensions import login_manager
+from ..query_params import accepts
 from ..security import login_required, public
-from ..services import users
+from ..services import login_throttle, users
 from ..services.errors import InvalidInput
 from . import bp
 from .forms import ChangePasswordForm, LoginForm
 
+# The key in the (signed) session cookie that holds the login session's token.
+SESSION_TOKEN = "sid"
+
 
 @login_manager.user_loader
-def load_user(session_id: str):
-    """Every request: the account must still exist, be active, and its
-    sessions not have been ended since this one began (session_version)."""
-    user = users.load_session_user(session_id)
+def load_user(user_id: str):
+    """Every request: the login session's row must still be there and alive
+    (see users.load_session_user)."""
+    user = users.load_session_user(user_id, session.get(SESSION_TOKEN))
     if user is None:
-        # Deactivated, password changed elsewhere, or a session from before
-        # session versions: this session is over.
-        session.pop("_user_id", None)
-        session.pop("_fresh", None)
+        # Logged out, ended (new password, deactivation), expired, or a
+        # cookie from before server-side sessions: this session is over.
+        for key in ("_user_id", "_fresh", SESSION_TOKEN):
+            session.pop(key, None)
     return user
 
 
@@ -34,20 +38,32 @@ def safe_next(target: str | None) -> str:
 
 
 def start_session(user) -> None:
-    """A fresh session (new cookie content, nothing carried over from before)."""
+    """A fresh session: a new server-side session and new cookie content,
+    nothing carried over from before."""
     session.clear()
+    session[SESSION_TOKEN] = users.open_session(user)
     login_user(user)
+
+
+def remember_device(response, username: str) -> None:
+    """The known-device cookie (see services/login_throttle.py): only the
+    login page needs it, so only the login page gets it."""
+    response.set_cookie(login_throttle.DEVICE_COOKIE, login_throttle.new_device_cookie(username),
+                        max_age=login_throttle.DEVICE_COOKIE_MAX_AGE, path=url_for("auth.login"),
+                        secure=current_app.config["SESSION_COOKIE_SECURE"], httponly=True, samesite="Lax")
 
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
+@accepts("next")
 def login():
     if current_user.is_authenticated:
         return redirect(safe_next(request.args.get("next")))
     form = LoginForm()
     if form.validate_on_submit():
         try:
-            user = users.log_in(form.username.data, form.password.data, request.remote_addr)
+            user = users.log_in(form.username.data, form.password.data, request.remote_addr,
+                                request.cookies.get(login_throttle.DEVICE_COOKIE))
         except users.LoginLocked as locked:
             form.password.errors.append(locked.message)
             return render_template("auth/login.html", form=form), 429, {"Retry-After": str(locked.retry_after)}
@@ -58,7 +74,9 @@ def login():
             form.password.errors.append(wrong.message)
             return render_template("auth/login.html", form=form), 401
         start_session(user)
-        return redirect(safe_next(request.args.get("next")), 303)
+        response = redirect(safe_next(request.args.get("next")), 303)
+        remember_device(response, user.username)
+        return response
     status = 422 if form.is_submitted() else 200
     return render_template("auth/login.html", form=form), status
 
@@ -66,6 +84,7 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    users.end_session(session.get(SESSION_TOKEN))
     logout_user()
     session.clear()
     flash("You are logged out.", "info")
@@ -85,7 +104,7 @@ def change_password():
                 getattr(form, field, form.new_password).errors.append(message)
             status = 422
         else:
-            start_session(user)  # this session carries on; the account's other sessions end
+            start_session(user)  # every session of the account ended; this browser gets a fresh one
             flash("Your password has been changed. Other sessions of your account are logged out.", "success")
             return redirect(url_for("employees.index"), 303)
     elif form.is_submitted():

@@ -1,7 +1,7 @@
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, CheckConstraint, DateTime, Integer, String, func
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, DateTime, ForeignKey, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -20,9 +20,6 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Part of the login session's id: raising it (new password, deactivation)
-    # ends every session the account has open.
-    session_version: Mapped[int] = mapped_column(Integer, server_default="1")
     # The login throttle's fallback when Valkey is down: coarse, per account.
     failed_logins: Mapped[int] = mapped_column(Integer, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -36,13 +33,23 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
         return self.active
 
-    def get_id(self) -> str:
-        """The login session's id: raising session_version ends the account's
-        sessions (services.users.load_session_user checks it)."""
-        return f"{self.id}:{self.session_version}"
-
     def has_role(self, *roles: str) -> bool:
         return self.role in roles
 
     def __repr__(self) -> str:
         return f"<User {self.username} ({self.role})>"
+
+
+class UserSession(db.Model):
+    """A login session, checked on every request (services.users.load_session_user):
+    deleting the row ends the session, whatever the browser's cookie holds."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # sha256 of the random token in the session cookie: a copy of this table
+    # opens no session.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -1,40 +1,61 @@
-"""Login throttling: too many failed logins for one username, or from one
-address, lock further attempts for a while.
+"""Login throttling: too many failed logins for one username, from one
+known device, or from one address, lock or slow further attempts.
 
-Counters live in Valkey (shared by every process and replica), one per
-username and one per client address, each with an expiry:
+Known devices (OWASP's "device cookie"): a successful login leaves a signed
+cookie in the browser naming the username (by its hash) and a random device
+id, for 180 days. An attempt that carries a valid one for the username typed
+is *trusted*: the username lock and the address slow-down below do not apply
+to it, and its failures count against its device id alone. So an attacker
+elsewhere cannot lock a person out of the browser they use, and behind a
+company's NAT one person's typos (or a colleague's guessing) cannot lock out
+the whole team.
 
-- a failure increments both counters; the first failure starts a window of
-  LOGIN_LOCK_MINUTES;
-- a counter that reaches its limit (LOGIN_MAX_FAILURES per username,
-  LOGIN_MAX_FAILURES_PER_ADDRESS per address) is locked: its expiry is reset
-  to LOGIN_LOCK_MINUTES from that failure, and until it expires every attempt
-  is refused before the password is even checked;
-- a successful login clears the username's counter. The address counter is
-  left alone, so that logging in to one's own account does not wipe the
-  failures an address piled up against other accounts.
+Counters live in Valkey (shared by every process and replica), each with an
+expiry:
+
+- a failure increments the counters it counts against (trusted: its device;
+  untrusted: the username and the client address); the first failure starts
+  a window of LOGIN_LOCK_MINUTES;
+- a username or device counter that reaches LOGIN_MAX_FAILURES is locked:
+  its expiry is reset to LOGIN_LOCK_MINUTES from that failure, and until it
+  expires every attempt it applies to is refused before the password is
+  even checked (a locked username still lets its trusted devices in);
+- an address counter that reaches LOGIN_MAX_FAILURES_PER_ADDRESS (expiry
+  reset the same way) slows that address down rather than locking it: one
+  untrusted attempt from it every LOGIN_ADDRESS_DELAY_SECONDS goes on to the
+  password check (a Valkey SET NX EX "slot"), the others are refused with a
+  wait of a few seconds. A right password in a checked attempt gets in;
+- a successful login clears the counter the attempt counted against (its
+  device's, or the username's). The address counter is left alone, so that
+  logging in to one's own account does not wipe the failures an address
+  piled up against other accounts; nor does a trusted login clear the
+  username's counter, which holds failures from elsewhere.
 
 The username counter exists whether or not the account does, so a lock says
 nothing about which usernames exist: the answer (429 and the same message) is
 the same for both.
 
-When Valkey is down the lock still works, more coarsely:
-- for an existing account, from PostgreSQL (users.failed_logins and
-  users.locked_until: shared by every process; no window, a success or the
-  end of a lock resets it; such a lock lasts its full time even if Valkey
-  comes back meanwhile);
-- for every username (known or not) and every address, from counters kept in
-  this process's memory, so an unknown username also locks (per app process)
-  and an address is still limited. They are dropped once Valkey answers again.
+When Valkey is down the limits still hold, more coarsely:
+- for an existing account, the username lock from PostgreSQL
+  (users.failed_logins and users.locked_until: shared by every process; no
+  window, a success or the end of a lock resets it; such a lock lasts its
+  full time even if Valkey comes back meanwhile);
+- for every username (known or not), device and address, from counters (and
+  address slots) kept in this process's memory, so an unknown username also
+  locks (per app process) and an address is still slowed. They are dropped
+  once Valkey answers again.
 """
 import hashlib
 import math
+import re
+import secrets
 import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app
+from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import case, select, update
 
 from ..extensions import db
@@ -43,6 +64,14 @@ from ..valkey_store import ValkeyUnavailable, get_store
 from .errors import ServiceError
 
 KEY_PREFIX = "login:fail:"
+SLOT_PREFIX = "login:slot:"
+
+DEVICE_COOKIE = "known_device"
+DEVICE_COOKIE_MAX_AGE = 180 * 24 * 3600
+# What we issue is under 200 characters; anything much longer is not ours
+# and is ignored without being parsed.
+MAX_DEVICE_COOKIE_LENGTH = 512
+DEVICE_ID = re.compile(r"[A-Za-z0-9_-]{22}")  # secrets.token_urlsafe(16)
 
 
 class LoginLocked(ServiceError):
@@ -62,44 +91,106 @@ class LoginLocked(ServiceError):
         return f"Too many failed attempts. Try again in {self.minutes} {unit}."
 
 
+class AddressSlowed(LoginLocked):
+    """The client's address is over its failure limit and this attempt came
+    before the address's next turn (in retry_after seconds)."""
+
+    @property
+    def message(self) -> str:
+        unit = "second" if self.retry_after == 1 else "seconds"
+        return f"Too many failed attempts from your network. Try again in {self.retry_after} {unit}."
+
+
 @dataclass(frozen=True)
 class Limits:
-    per_username: int
+    per_username: int  # also per known device
     per_address: int
     lock_seconds: int
+    address_delay_seconds: int = 10  # LOGIN_ADDRESS_DELAY_SECONDS's default
 
     @classmethod
     def from_config(cls) -> "Limits":
         config = current_app.config
         return cls(per_username=config["LOGIN_MAX_FAILURES"],
                    per_address=config["LOGIN_MAX_FAILURES_PER_ADDRESS"],
-                   lock_seconds=config["LOGIN_LOCK_MINUTES"] * 60)
+                   lock_seconds=config["LOGIN_LOCK_MINUTES"] * 60,
+                   address_delay_seconds=config["LOGIN_ADDRESS_DELAY_SECONDS"])
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One login attempt: the username typed (normalised), the client's
+    address, and the id of its known device if it carries a valid device
+    cookie for that username (then it is trusted)."""
+
+    username: str
+    address: str | None
+    device: str | None
+
+
+def _username_digest(username: str) -> str:
+    return hashlib.sha256(username.encode()).hexdigest()
 
 
 def username_key(username: str) -> str:
     # Hashed: a key of fixed size whatever was typed, and no usernames in Valkey.
-    return KEY_PREFIX + "user:" + hashlib.sha256(username.encode()).hexdigest()
+    return KEY_PREFIX + "user:" + _username_digest(username)
 
 
 def address_key(address: str | None) -> str:
     return KEY_PREFIX + "addr:" + (address or "unknown")
 
 
+def device_key(device: str) -> str:
+    return KEY_PREFIX + "device:" + device
+
+
+def address_slot_key(address: str | None) -> str:
+    return SLOT_PREFIX + "addr:" + (address or "unknown")
+
+
+# --- known devices ------------------------------------------------------------------
+
+def _device_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="login-throttle.known-device")
+
+
+def new_device_cookie(username: str) -> str:
+    """The device cookie's value after a successful login: signed with
+    SECRET_KEY, naming the username (by its hash: a cookie of fixed size that
+    shows no name) and a new random device id."""
+    return _device_serializer().dumps({"user": _username_digest(username), "device": secrets.token_urlsafe(16)})
+
+
+def known_device(cookie: str | None, username: str) -> str | None:
+    """The device id in a valid, unexpired device cookie issued for this
+    username; None for anything else (absent, forged, garbled, another user's)."""
+    if not cookie or len(cookie) > MAX_DEVICE_COOKIE_LENGTH:
+        return None
+    try:
+        payload = _device_serializer().loads(cookie, max_age=DEVICE_COOKIE_MAX_AGE)
+    except BadData:
+        return None
+    if not isinstance(payload, dict) or payload.get("user") != _username_digest(username):
+        return None
+    device = payload.get("device")
+    return device if isinstance(device, str) and DEVICE_ID.fullmatch(device) else None
+
+
 # --- the shared counters in Valkey --------------------------------------------
 
-def _valkey_retry_after(client, keys_limits: list[tuple[str, int]]) -> int:
-    """Seconds until the longest lock among these counters ends (0: none)."""
+def _valkey_waits(client, keys_limits: list[tuple[str, int]]) -> list[int]:
+    """For each counter, the seconds until its lock ends (0: below its limit)."""
     pipe = client.pipeline(transaction=False)
     for key, _ in keys_limits:
         pipe.get(key)
         pipe.ttl(key)
     answers = pipe.execute()
-    wait = 0
+    waits = []
     for index, (_, limit) in enumerate(keys_limits):
         count, ttl = answers[2 * index], answers[2 * index + 1]
-        if count is not None and int(count) >= limit:
-            wait = max(wait, ttl if ttl and ttl > 0 else 1)
-    return wait
+        waits.append(max(ttl, 1) if count is not None and int(count) >= limit else 0)
+    return waits
 
 
 def _valkey_fail(client, keys_limits: list[tuple[str, int]], limits: Limits) -> None:
@@ -114,6 +205,13 @@ def _valkey_fail(client, keys_limits: list[tuple[str, int]], limits: Limits) -> 
         for key in locked:
             pipe.expire(key, limits.lock_seconds)  # locked for the full time from this failure
         pipe.execute()
+
+
+def _valkey_take_slot(client, key: str, seconds: int) -> int:
+    """Take the slot (0) or return the seconds until it is free."""
+    if client.set(key, 1, ex=seconds, nx=True):
+        return 0
+    return max(1, math.ceil(client.pttl(key) / 1000))
 
 
 # --- the fallbacks when Valkey is down ------------------------------------------
@@ -163,7 +261,37 @@ class LocalCounters:
                 self._counters.clear()
 
 
+class LocalSlots:
+    """The address slots in this process's memory: one taker per key per
+    period, bounded in size."""
+
+    MAX_KEYS = 10_000
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._free_at: dict[str, float] = {}  # key -> when the slot is free again, on the monotonic clock
+
+    def take(self, key: str, seconds: int) -> int:
+        """Take the slot (0) or return the seconds until it is free."""
+        now = time.monotonic()
+        with self._lock:
+            free_at = self._free_at.get(key, 0.0)
+            if free_at > now:
+                return max(1, math.ceil(free_at - now))
+            if len(self._free_at) >= self.MAX_KEYS:
+                self._free_at = {k: v for k, v in self._free_at.items() if v > now}
+            if len(self._free_at) < self.MAX_KEYS:
+                self._free_at[key] = now + seconds
+            return 0
+
+    def clear(self) -> None:
+        if self._free_at:
+            with self._lock:
+                self._free_at.clear()
+
+
 _local = LocalCounters()
+_local_slots = LocalSlots()
 
 
 def _account(username: str) -> User | None:
@@ -193,50 +321,81 @@ def _db_fail(username: str, limits: Limits) -> None:
     db.session.commit()
 
 
-# --- what the login view calls ---------------------------------------------------
+# --- what the login service calls -------------------------------------------------
 
-def _keys(username: str, address: str | None, limits: Limits) -> list[tuple[str, int]]:
-    return [(username_key(username), limits.per_username), (address_key(address), limits.per_address)]
+def _counters(attempt: Attempt, limits: Limits) -> list[tuple[str, int]]:
+    """The counters this attempt's failures count against; the first one can
+    lock it out (its device's if trusted, else the username's)."""
+    if attempt.device:
+        return [(device_key(attempt.device), limits.per_username)]
+    return [(username_key(attempt.username), limits.per_username),
+            (address_key(attempt.address), limits.per_address)]
 
 
-def check(username: str, address: str | None) -> None:
-    """Raise LoginLocked if this username or this address is locked."""
+def check(attempt: Attempt) -> None:
+    """Raise LoginLocked if this attempt's username (untrusted) or device
+    (trusted) is locked, AddressSlowed if its address is over its limit and
+    must wait its turn."""
     limits = Limits.from_config()
-    keys = _keys(username, address, limits)
+    counters = _counters(attempt, limits)
     try:
-        wait = get_store().run(lambda client: _valkey_retry_after(client, keys))
+        waits = get_store().run(lambda client: _valkey_waits(client, counters))
         _local.clear()  # Valkey answers again: the memory counters are done with
+        _local_slots.clear()
     except ValkeyUnavailable:
-        wait = _local.retry_after(keys)
-    # A lock set in PostgreSQL while Valkey was down lasts its full time.
-    wait = max(wait, _db_retry_after(username))
-    if wait > 0:
-        raise LoginLocked(wait)
+        waits = [_local.retry_after([counter]) for counter in counters]
+    lock_wait = waits[0]
+    if not attempt.device:
+        # A lock set in PostgreSQL while Valkey was down lasts its full time.
+        lock_wait = max(lock_wait, _db_retry_after(attempt.username))
+    if lock_wait > 0:
+        raise LoginLocked(lock_wait)
+    if not attempt.device and waits[1] > 0:
+        _take_address_turn(attempt.address, limits)
 
 
-def record_failure(username: str, address: str | None) -> None:
-    limits = Limits.from_config()
-    keys = _keys(username, address, limits)
+def _take_address_turn(address: str | None, limits: Limits) -> None:
+    key = address_slot_key(address)
     try:
-        get_store().run(lambda client: _valkey_fail(client, keys, limits))
+        wait = get_store().run(lambda client: _valkey_take_slot(client, key, limits.address_delay_seconds))
     except ValkeyUnavailable:
-        _local.fail(keys, limits)
-        _db_fail(username, limits)
+        wait = _local_slots.take(key, limits.address_delay_seconds)
+    if wait > 0:
+        raise AddressSlowed(wait)
 
 
-def record_success(username: str) -> None:
-    clear(username)
+def record_failure(attempt: Attempt) -> None:
+    limits = Limits.from_config()
+    counters = _counters(attempt, limits)
+    try:
+        get_store().run(lambda client: _valkey_fail(client, counters, limits))
+    except ValkeyUnavailable:
+        _local.fail(counters, limits)
+        if not attempt.device:
+            _db_fail(attempt.username, limits)
 
 
-def clear(username: str) -> None:
-    """Clear the username's counters and lock (Valkey, this process,
-    PostgreSQL): after a successful login or a new password."""
-    key = username_key(username)
+def record_success(attempt: Attempt) -> None:
+    """A trusted success clears its device's counter only: the username's
+    holds failures from other clients, which this login says nothing about."""
+    if attempt.device:
+        _forget(device_key(attempt.device))
+    else:
+        clear(attempt.username)
+
+
+def _forget(key: str) -> None:
     try:
         get_store().run(lambda client: client.delete(key))
     except ValkeyUnavailable:
         pass
     _local.forget(key)
+
+
+def clear(username: str) -> None:
+    """Clear the username's counters and lock (Valkey, this process,
+    PostgreSQL): after a successful login or a new password."""
+    _forget(username_key(username))
     db.session.execute(
         update(User).where(User.username == username, (User.failed_logins != 0) | User.locked_until.is_not(None))
         .values(failed_logins=0, locked_until=None)

@@ -1,19 +1,23 @@
 """Accounts: creating them, logging in, roles, activation and passwords.
 
-Used by the login and account views, the admin pages and the CLI. Every
-change that must end an account's other sessions (a new password, a
-deactivation) raises users.session_version, which is part of the login
-session's id (User.get_id) and checked on every request (load_session_user).
+Used by the login and account views, the admin pages and the CLI. A login
+session is a user_sessions row, found on every request from the random token
+in the session cookie (load_session_user); logging out, a new password and a
+deactivation end sessions by deleting their rows, so a copy of an old cookie
+opens nothing.
 """
-from datetime import datetime, timezone
+import hashlib
+import secrets
+from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select
+from flask import current_app
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
-from ..models import ROLES, User
-from . import login_throttle
+from ..models import ROLES, User, UserSession
+from . import login_throttle, text_rules
 from .errors import InvalidInput, ServiceError
 from .login_throttle import LoginLocked  # noqa: F401  (re-exported for the views)
 
@@ -47,12 +51,22 @@ class LastAdminError(ServiceError):
 
 
 def normalize_username(raw: str | None) -> str:
-    return (raw or "").strip().lower()
+    """The stored form: read as a person reads it (text_rules: invisible
+    characters removed, NFKC), lower-case. A value that cannot be a username
+    is returned trimmed and lower-cased: it matches no account."""
+    try:
+        return text_rules.lower_identifier(raw or "")
+    except text_rules.TextProblem:
+        return (raw or "").strip().lower()
 
 
 def username_problem(username: str) -> str | None:
-    """Letters of any script, digits and ._-@; what the CLI, the admin page and
+    """Letters of one script, digits and ._-@; what the CLI, the admin page and
     the database's CHECK accept (stored lower-case)."""
+    try:
+        text_rules.lower_identifier(username)
+    except text_rules.TextProblem as problem:
+        return f"Username {problem}"
     if not username or len(username) > MAX_USERNAME_LENGTH \
             or not all(c.isalnum() or c in USERNAME_PUNCTUATION for c in username):
         return f"Username: 1 to {MAX_USERNAME_LENGTH} letters, digits, '.', '_', '-' or '@'."
@@ -103,41 +117,107 @@ def _by_username(username: str) -> User | None:
     return db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
 
 
-def log_in(username: str, password: str, address: str | None) -> User:
+def log_in(username: str, password: str, address: str | None, device_cookie: str | None = None) -> User:
     """The login: throttle, password, activation. Returns the user, or raises
-    LoginLocked (429), WrongCredentials (401) or AccountInactive (403).
+    LoginLocked (429; AddressSlowed, a short wait, is one), WrongCredentials
+    (401) or AccountInactive (403).
 
-    A locked username or address is refused before the password is checked,
-    with the same answer whether or not the account exists."""
+    device_cookie is the browser's known-device cookie, if any (see
+    login_throttle). A locked username, device or address is refused before
+    the password is checked, with the same answer whether or not the account
+    exists."""
     username = normalize_username(username)
-    login_throttle.check(username, address)
+    attempt = login_throttle.Attempt(username, address, login_throttle.known_device(device_cookie, username))
+    login_throttle.check(attempt)
     user = _by_username(username)
     if user is None:
         check_password_hash(_DUMMY_HASH, password)  # as long as a real check
-        login_throttle.record_failure(username, address)
+        login_throttle.record_failure(attempt)
         raise WrongCredentials(WrongCredentials.message)
     if not check_password_hash(user.password_hash, password):
-        login_throttle.record_failure(username, address)
+        login_throttle.record_failure(attempt)
         raise WrongCredentials(WrongCredentials.message)
     if not user.active:
         raise AccountInactive(AccountInactive.message)
-    login_throttle.record_success(username)
+    login_throttle.record_success(attempt)
     user.last_login_at = datetime.now(timezone.utc)
     db.session.commit()
     return user
 
 
-def load_session_user(session_id: str | None) -> User | None:
-    """The user a login session belongs to ("<id>:<session_version>", see
-    User.get_id), or None when the account is gone, deactivated, or its
-    sessions were ended (new password, deactivation)."""
-    user_id, _, version = (session_id or "").partition(":")
-    if not (user_id.isdigit() and version.isdigit()):
+# --- login sessions ---------------------------------------------------------------
+
+# last_seen_at is written at most this often per session, not on every request.
+SESSION_TOUCH_INTERVAL = timedelta(minutes=1)
+# Expired rows deleted at each login: enough to keep up, never a long statement.
+SESSION_PRUNE_BATCH = 100
+# open_session's tokens are 43 characters; a longer one is not ours.
+MAX_SESSION_TOKEN_LENGTH = 64
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _session_alive():
+    """SQL: the session is within its idle time and its lifetime (the
+    database's clock, the one that wrote created_at and last_seen_at)."""
+    config = current_app.config
+    return ((UserSession.last_seen_at > func.now() - timedelta(minutes=config["SESSION_IDLE_MINUTES"]))
+            & (UserSession.created_at > func.now() - timedelta(hours=config["SESSION_MAX_HOURS"])))
+
+
+def open_session(user: User) -> str:
+    """A new login session for user; returns its token, for the session
+    cookie (only its hash is stored). Also deletes some expired sessions."""
+    expired = (select(UserSession.id).where(~_session_alive())
+               .limit(SESSION_PRUNE_BATCH).with_for_update(skip_locked=True))
+    db.session.execute(delete(UserSession).where(UserSession.id.in_(expired)))
+    token = secrets.token_urlsafe(32)
+    db.session.add(UserSession(user_id=user.id, token_hash=_token_hash(token)))
+    db.session.commit()
+    return token
+
+
+def load_session_user(user_id: str, token) -> User | None:
+    """The user of the login session with this token (from the session
+    cookie), or None when the session is over: logged out or ended (no row),
+    idle too long or too old, or the account deactivated. One query; an
+    over session's row is deleted."""
+    if not isinstance(token, str) or not token or len(token) > MAX_SESSION_TOKEN_LENGTH:
         return None
-    user = db.session.get(User, int(user_id))
-    if user is None or not user.active or user.session_version != int(version):
+    found = db.session.execute(
+        select(User, UserSession.id, _session_alive(),
+               UserSession.last_seen_at < func.now() - SESSION_TOUCH_INTERVAL)
+        .join(User, User.id == UserSession.user_id)
+        .where(UserSession.token_hash == _token_hash(token))
+    ).one_or_none()
+    if found is None:
         return None
+    user, session_id, alive, stale = found
+    if str(user.id) != user_id:  # the cookie is signed, so only a bug gets here
+        return None
+    if not (alive and user.active):
+        db.session.execute(delete(UserSession).where(UserSession.id == session_id))
+        db.session.commit()
+        return None
+    if stale:
+        db.session.execute(update(UserSession).where(UserSession.id == session_id)
+                           .values(last_seen_at=func.now()))
+        db.session.commit()
     return user
+
+
+def end_session(token) -> None:
+    """Logging out: the session's row goes, so its cookie opens nothing."""
+    if isinstance(token, str) and token and len(token) <= MAX_SESSION_TOKEN_LENGTH:
+        db.session.execute(delete(UserSession).where(UserSession.token_hash == _token_hash(token)))
+        db.session.commit()
+
+
+def _end_all_sessions(user: User) -> None:
+    """In the caller's transaction: every session of the account ends."""
+    db.session.execute(delete(UserSession).where(UserSession.user_id == user.id))
 
 
 # --- reading ----------------------------------------------------------------------
@@ -214,8 +294,7 @@ def set_active(user_id: int, active: bool, actor: User | None = None) -> User:
             db.session.rollback()
             raise InvalidInput({"active": "You cannot deactivate your own account."})
         _refuse_last_admin(user)
-        if user.active:
-            user.session_version += 1
+        _end_all_sessions(user)
     user.active = active
     db.session.commit()
     return user
@@ -224,7 +303,7 @@ def set_active(user_id: int, active: bool, actor: User | None = None) -> User:
 def _store_password(user: User, password: str) -> None:
     user.password_hash = _hash(password)
     user.password_changed_at = datetime.now(timezone.utc)
-    user.session_version += 1  # every other session of this account ends
+    _end_all_sessions(user)  # the own-password view then opens a fresh one for its browser
     user.failed_logins, user.locked_until = 0, None
 
 

@@ -1,0 +1,201 @@
+"""Server-side login sessions over real HTTP: a session is a user_sessions
+row, found from the token in the signed session cookie on every request.
+Logging out, a new password and a deactivation delete rows, so a copy of the
+cookie saved before opens nothing afterwards; sessions also end after
+SESSION_IDLE_MINUTES (30) idle and SESSION_MAX_HOURS (12) after the login."""
+import hashlib
+
+import pytest
+
+from employee_app.services import users
+
+from ..helpers import PASSWORD, HttpClient, csrf_token
+
+NEW_PASSWORD = "purple elephant dances"
+
+
+def saved_cookie(client: HttpClient) -> str:
+    return client.session.cookies.get("session")
+
+
+def opens(live_server, cookie: str, path: str = "/employees") -> int:
+    """The status of a request carrying only this session cookie, as a copy
+    of it kept by someone else would."""
+    return HttpClient(live_server).get(path, headers={"Cookie": f"session={cookie}"}).status_code
+
+
+def log_out(client: HttpClient):
+    return client.post("/logout", {"csrf_token": csrf_token(client.get("/employees").text)})
+
+
+def sessions_of(pg, username: str) -> int:
+    return pg.execute("SELECT count(*) FROM user_sessions s JOIN users u ON u.id = s.user_id "
+                      "WHERE u.username = %s", (username,)).fetchone()[0]
+
+
+def forged_cookie(app, data: dict) -> str:
+    """A session cookie signed with the app's SECRET_KEY: what only the app
+    (or someone holding its key) could make."""
+    return app.session_interface.get_signing_serializer(app).dumps(data)
+
+
+def session_data(app, cookie: str) -> dict:
+    return app.session_interface.get_signing_serializer(app).loads(cookie)
+
+
+def test_a_cookie_saved_before_logout_opens_nothing_afterwards(login, live_server, pg):
+    hr = login("hr", "nia")
+    cookie = saved_cookie(hr)
+    assert opens(live_server, cookie) == 200  # the copy works while the session is open
+    assert sessions_of(pg, "nia") == 1
+
+    assert log_out(hr).status_code == 303
+    replay = HttpClient(live_server).get("/employees", headers={"Cookie": f"session={cookie}"})
+    assert replay.status_code == 302 and replay.headers["Location"].startswith("/login")
+    assert opens(live_server, cookie, "/employees/new") == 302
+    assert sessions_of(pg, "nia") == 0
+
+
+def test_only_a_hash_of_the_token_is_stored(app, login, pg):
+    client = login("viewer", "oda")
+    token = session_data(app, saved_cookie(client))["sid"]
+    stored = pg.execute("SELECT token_hash FROM user_sessions").fetchall()
+    assert stored == [(hashlib.sha256(token.encode()).hexdigest(),)]
+    assert token not in stored[0][0]
+
+
+def test_a_password_change_ends_the_other_sessions_saved_cookies_included(app, login, live_server, pg):
+    here, elsewhere = login("viewer", "ivy"), login("viewer", "ivy")
+    here_before, elsewhere_cookie = saved_cookie(here), saved_cookie(elsewhere)
+    done = here.submit("/account/password", {"current_password": PASSWORD, "new_password": NEW_PASSWORD,
+                                             "confirm_password": NEW_PASSWORD})
+    assert done.status_code == 303
+    assert here.get("/employees").status_code == 200  # this browser carries on, in a fresh session
+    assert opens(live_server, elsewhere_cookie) == 302
+    assert opens(live_server, here_before) == 302  # its session before the change ended too
+    assert sessions_of(pg, "ivy") == 1
+
+    # An admin sets a new password: every session of the account ends.
+    admin = login("admin")
+    ivy_cookie = saved_cookie(here)
+    ivy_id = pg.execute("SELECT id FROM users WHERE username = 'ivy'").fetchone()[0]
+    assert admin.submit(f"/admin/users/{ivy_id}", {"password": PASSWORD + " 2", "confirm": PASSWORD + " 2"},
+                        action=f"/admin/users/{ivy_id}/password").status_code == 303
+    assert opens(live_server, ivy_cookie) == 302 and sessions_of(pg, "ivy") == 0
+    assert here.get("/employees").status_code == 302
+
+    # So does the command line's set-password.
+    again = HttpClient(live_server)
+    again.login("ivy", PASSWORD + " 2")
+    cookie = saved_cookie(again)
+    result = app.test_cli_runner().invoke(args=["set-password", "ivy", "--password-stdin"],
+                                          input=NEW_PASSWORD + " 3\n")
+    assert result.exit_code == 0, result.output
+    assert opens(live_server, cookie) == 302 and sessions_of(pg, "ivy") == 0
+
+
+def test_deactivation_ends_every_session_for_good(login, live_server, pg):
+    admin, first, second = login("admin"), login("hr", "pam"), login("hr", "pam")
+    cookies = [saved_cookie(first), saved_cookie(second)]
+    pam_id = pg.execute("SELECT id FROM users WHERE username = 'pam'").fetchone()[0]
+    assert admin.submit(f"/admin/users/{pam_id}", {}, action=f"/admin/users/{pam_id}/deactivate").status_code == 303
+    assert sessions_of(pg, "pam") == 0
+    assert admin.submit(f"/admin/users/{pam_id}", {}, action=f"/admin/users/{pam_id}/reactivate").status_code == 303
+    assert [opens(live_server, cookie) for cookie in cookies] == [302, 302]  # reactivating revives none
+
+
+def test_a_session_ends_after_its_idle_time(login, live_server, pg):
+    client = login("viewer", "ray")
+    cookie = saved_cookie(client)
+    pg.execute("UPDATE user_sessions SET last_seen_at = now() - interval '29 minutes'")
+    assert opens(live_server, cookie) == 200  # just inside the limit
+    # ... and that request counts as activity: the idle time starts again.
+    assert pg.execute("SELECT last_seen_at > now() - interval '1 minute' FROM user_sessions").fetchone() == (True,)
+
+    pg.execute("UPDATE user_sessions SET last_seen_at = now() - interval '31 minutes'")
+    assert opens(live_server, cookie) == 302
+    assert sessions_of(pg, "ray") == 0  # the dead row is gone
+    assert client.get("/employees").status_code == 302
+
+
+def test_a_session_ends_after_its_lifetime_however_busy(login, live_server, pg):
+    client = login("viewer", "sue")
+    cookie = saved_cookie(client)
+    pg.execute("UPDATE user_sessions SET created_at = now() - interval '11 hours 59 minutes'")
+    assert opens(live_server, cookie) == 200
+    pg.execute("UPDATE user_sessions SET created_at = now() - interval '12 hours 1 minute'")
+    assert opens(live_server, cookie) == 302
+    assert sessions_of(pg, "sue") == 0
+
+
+def test_last_seen_is_written_about_once_a_minute_not_on_every_request(login, pg):
+    client = login("viewer", "tom")
+    pg.execute("UPDATE user_sessions SET last_seen_at = now() - interval '30 seconds'")
+    before = pg.execute("SELECT last_seen_at FROM user_sessions").fetchone()
+    for _ in range(3):
+        assert client.get("/employees").status_code == 200
+    assert pg.execute("SELECT last_seen_at FROM user_sessions").fetchone() == before
+    pg.execute("UPDATE user_sessions SET last_seen_at = now() - interval '2 minutes'")
+    assert client.get("/employees").status_code == 200
+    assert pg.execute("SELECT last_seen_at > now() - interval '10 seconds' FROM user_sessions").fetchone() == (True,)
+
+
+def test_expired_sessions_are_pruned_at_login(login, pg):
+    login("viewer", "uma")
+    pg.execute("""INSERT INTO user_sessions (user_id, token_hash, created_at, last_seen_at)
+                  SELECT u.id, md5(n::text) || md5(n::text), now() - interval '1 day', now() - interval '1 day'
+                  FROM users u, generate_series(1, 5) n WHERE u.username = 'uma'""")
+    assert sessions_of(pg, "uma") == 6
+    login("viewer", "uma")
+    assert sessions_of(pg, "uma") == 2  # the two live ones
+
+
+# --- hostile cookies: ignored (logged out), never a 500 -------------------------------
+
+def _hostile_sessions(user_id: str, other_token: str) -> list[dict]:
+    return [
+        {"_user_id": user_id},  # a cookie from before server-side sessions
+        {"_user_id": user_id, "sid": ""},
+        {"_user_id": user_id, "sid": "not a token"},
+        {"_user_id": user_id, "sid": "\x00" * 43},
+        {"_user_id": user_id, "sid": "x" * 3000},
+        {"_user_id": user_id, "sid": 12345},
+        {"_user_id": user_id, "sid": ["a", "b"]},
+        {"_user_id": user_id, "sid": {"$ne": None}},
+        {"_user_id": "abc", "sid": other_token},
+        {"_user_id": "²", "sid": other_token},
+        {"_user_id": "99999999999999999999999", "sid": other_token},
+        {"_user_id": str(int(user_id) + 1000), "sid": other_token},  # a real token under another id
+    ]
+
+
+def test_forged_or_garbled_session_cookies_are_ignored(app, login, live_server, pg):
+    client = login("viewer", "vic")
+    token = session_data(app, saved_cookie(client))["sid"]
+    user_id = str(pg.execute("SELECT id FROM users WHERE username = 'vic'").fetchone()[0])
+    assert opens(live_server, forged_cookie(app, {"_user_id": user_id, "sid": token})) == 200  # forging works
+    for data in _hostile_sessions(user_id, token):
+        assert opens(live_server, forged_cookie(app, data)) == 302, data
+    for garbled in ("garbage", "x" * 4000, saved_cookie(client)[:-3] + "abc", "\x00\x01", "é"):
+        response = HttpClient(live_server).get("/employees", headers={"Cookie": f"session={garbled}"})
+        assert response.status_code in (302, 400), garbled[:20]  # 400: refused by gunicorn itself
+    assert client.get("/employees").status_code == 200  # the real session is untouched
+
+
+def test_a_huge_session_cookie_is_ignored_by_the_app_too(app, make_user):
+    """100 KB is refused by gunicorn before the app sees it; in-process the
+    app itself must still answer it as a logged-out visitor."""
+    make_user("wes", "viewer")
+    with app.app_context():
+        user_id = str(users.get_by_username("wes").id)
+    browser = app.test_client()
+    for data in ({"_user_id": user_id, "sid": "\x00" * 100_000}, {"_user_id": user_id, "sid": "a" * 100_000}):
+        browser.set_cookie("session", forged_cookie(app, data))
+        response = browser.get("/employees")
+        assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
+@pytest.mark.parametrize("cookie", ["x" * 100_000, "\x00" * 100])
+def test_a_huge_or_nul_session_cookie_over_http_is_never_a_500(live_server, cookie):
+    response = HttpClient(live_server).get("/employees", headers={"Cookie": f"session={cookie}"})
+    assert response.status_code in (302, 400, 431)
