@@ -1,11 +1,11 @@
 """employee_app: HR staff keep their company's employee records here."""
-import logging
 import os
 
 from flask import Flask, redirect, url_for
 
-from . import valkey_store
+from . import query_params, valkey_store
 from .config import config_from_env
+from .logs import configure_logging
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -20,10 +20,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         raise RuntimeError("SECRET_KEY is not set: export a long random value (see README).")
 
-    logging.basicConfig(level=logging.WARNING)
-    logging.getLogger("employee_app").setLevel(os.environ.get("LOG_LEVEL", "INFO"))
+    configure_logging()
     app.jinja_env.add_extension("jinja2.ext.do")
     register_extensions(app)
+    query_params.init_app(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_commands(app)

@@ -4,6 +4,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db
+from .query_params import BadParameter
 
 MESSAGES = {
     400: "The request could not be understood.",
@@ -21,9 +22,15 @@ def register_error_handlers(app: Flask) -> None:
         message = "The form was not sent from this site or has expired. Reload the page and try again."
         return render_template("errors/error.html", code=400, title="Form expired", message=message), 400
 
+    @app.errorhandler(BadParameter)
+    def bad_parameter(error: BadParameter):  # its message names the parameter
+        return render_template("errors/error.html", code=400, title="Bad link", message=error.description), 400
+
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
-        message = MESSAGES.get(error.code, error.description)
+        # A view's own words (abort(400, "...")) before the generic ones.
+        own = error.description if error.description != type(error).description else None
+        message = own or MESSAGES.get(error.code, error.description)
         if error.code == 413:
             limit = current_app.config["MAX_IMPORT_BYTES"] // (1024 * 1024)
             message = f"The file is larger than the limit of {limit} MB. Split it into smaller files."

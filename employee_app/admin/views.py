@@ -35,13 +35,13 @@ def user_new():
     return render_template("admin/user_new.html", form=form), status
 
 
-@bp.route("/users/<int:user_id>")
+@bp.route("/users/<int_id:user_id>")
 @admin_only
 def user_show(user_id: int):
     return _user_page(_user_or_404(user_id))
 
 
-@bp.route("/users/<int:user_id>/role", methods=["POST"])
+@bp.route("/users/<int_id:user_id>/role", methods=["POST"])
 @admin_only
 def user_role(user_id: int):
     user = _user_or_404(user_id)
@@ -61,19 +61,19 @@ def user_role(user_id: int):
     return redirect(url_for(".user_show", user_id=user.id), 303)
 
 
-@bp.route("/users/<int:user_id>/deactivate", methods=["POST"])
+@bp.route("/users/<int_id:user_id>/deactivate", methods=["POST"])
 @admin_only
 def user_deactivate(user_id: int):
     return _set_active(user_id, False)
 
 
-@bp.route("/users/<int:user_id>/reactivate", methods=["POST"])
+@bp.route("/users/<int_id:user_id>/reactivate", methods=["POST"])
 @admin_only
 def user_reactivate(user_id: int):
     return _set_active(user_id, True)
 
 
-@bp.route("/users/<int:user_id>/password", methods=["POST"])
+@bp.route("/users/<int_id:user_id>/password", methods=["POST"])
 @admin_only
 def user_password(user_id: int):
     user = _user_or_404(user_id)

@@ -1,28 +1,42 @@
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from ..models import STATUSES
+from ..query_params import accepts, choice_arg, cursor_arg, int_arg, text_arg
 from ..security import login_required, role_required
 from ..services import audit, employees
 from ..services.employee_rules import FIELD_NAMES, clean_employee, normalize_employee_id
 from ..services.errors import DuplicateError, InvalidInput
+from ..services.pagination import BIGINT_MAX, INTEGER_MAX
 from . import bp
 from .forms import BulkForm, DeleteEmployeeForm, EditEmployeeForm, EmployeeForm
 
 can_add = role_required("admin", "hr")
 admin_only = role_required("admin")
 HISTORY_PER_PAGE = 50
+MAX_TYPED_ID = 64  # longer than any ID (32): cutting a longer one never makes a real one
+
+
+LIST_FILTERS = ("q", "department", "status")
+
+
+def list_filters() -> dict:
+    """The list's search and filters, as EmployeeQuery arguments (the export
+    reads the same)."""
+    return {"q": text_arg("q", employees.MAX_SEARCH_LENGTH),
+            "department_id": int_arg("department", 1, INTEGER_MAX, "a department number"),
+            "status": choice_arg("status", STATUSES)}
 
 
 @bp.route("")
 @login_required
+@accepts(*LIST_FILTERS, "sort", "dir", "cursor")
 def index():
     query = employees.EmployeeQuery(
-        q=request.args.get("q", ""),
-        department_id=request.args.get("department", type=int),
-        status=request.args.get("status") or None,
-        sort=request.args.get("sort", "name"),
-        descending=request.args.get("dir") == "desc",
-        cursor=request.args.get("cursor"),
+        **list_filters(),
+        sort=choice_arg("sort", employees.SORTS, "name"),
+        descending=choice_arg("dir", ("asc", "desc")) == "desc",
+        cursor=cursor_arg(),
         per_page=current_app.config["EMPLOYEES_PER_PAGE"],
     )
     page = employees.search_employees(query)
@@ -56,13 +70,14 @@ def new():
 
 @bp.route("/check-id")
 @can_add
+@accepts("employee_id", "current")
 def check_id():
     """The as-you-type check: a small HTML fragment for htmx. `current` (on
     the edit page) is the record's own ID, which is not "taken"."""
-    raw = request.args.get("employee_id", "")
-    holder = employees.check_employee_id(raw)
-    own = holder is not None and holder.employee_id == normalize_employee_id(request.args.get("current"))
-    return render_template("employees/_check_id.html", employee_id=raw.strip(), holder=holder, own=own)
+    typed = text_arg("employee_id", MAX_TYPED_ID)
+    holder = employees.check_employee_id(typed)
+    own = holder is not None and holder.employee_id == normalize_employee_id(text_arg("current", MAX_TYPED_ID))
+    return render_template("employees/_check_id.html", employee_id=typed, holder=holder, own=own)
 
 
 def _not_found(employee_id: str):
@@ -72,12 +87,13 @@ def _not_found(employee_id: str):
 
 @bp.route("/<employee_id>")
 @login_required
+@accepts("history_before")
 def show(employee_id: str):
     employee = employees.get_employee(employee_id)
     if employee is None:
         return _not_found(employee_id)
-    history, older = audit.employee_history(employee.id, before=request.args.get("history_before", type=int),
-                                            limit=HISTORY_PER_PAGE)
+    before = int_arg("history_before", 1, BIGINT_MAX, "the number of a history entry")
+    history, older = audit.employee_history(employee.id, before=before, limit=HISTORY_PER_PAGE)
     return render_template("employees/show.html", employee=employee, history=history, older=older)
 
 
