@@ -227,7 +227,7 @@ class ImportBench(Bench):
             while store.client.exists(duplicate_guard.REBUILD_LOCK_KEY) and time.monotonic() < deadline:
                 time.sleep(0.05)
             store.client.flushall()
-            store.missed_writes = False
+            store.repair_due = False
             duplicate_guard.rebuild_index()
             db.session.remove()
         with psycopg.connect(self.pg_url, autocommit=True) as conn:

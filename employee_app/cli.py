@@ -11,6 +11,7 @@ from .models import IMPORT_MODES, ROLES, ImportJob, User
 from .services import duplicate_guard, users
 from .services.errors import InvalidInput
 from .services.importer import reports
+from .valkey_store import VALKEY_ERRORS
 
 
 @click.command("create-user")
@@ -53,7 +54,13 @@ def set_password_command(username: str, password_stdin: bool) -> None:
 @click.command("rebuild-index")
 def rebuild_index_command() -> None:
     """Rebuild the Valkey sets of employee IDs and e-mails from PostgreSQL."""
-    count = duplicate_guard.rebuild_index()
+    try:
+        count = duplicate_guard.rebuild_index()
+    except duplicate_guard.RebuildRunning as running:
+        raise click.ClickException(f"{running} Try again in a minute.") from None
+    except VALKEY_ERRORS as error:  # its message can quote every e-mail of a batch
+        raise click.ClickException(f"Valkey did not take the rebuild ({type(error).__name__}); "
+                                   "check that it is up and has memory to spare.") from None
     click.echo(f"Indexed {count} employees in Valkey.")
 
 

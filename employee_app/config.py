@@ -21,10 +21,14 @@ def config_from_env(env=os.environ) -> dict:
     return {
         "SECRET_KEY": env.get("SECRET_KEY"),
         "SQLALCHEMY_DATABASE_URI": database_url(env.get("DATABASE_URL", DEFAULT_DATABASE_URL)),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # hide_parameters: a statement's values (names, e-mails) never appear
+        # in an error's text, and so never in a log.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         "VALKEY_URL": env.get("VALKEY_URL", DEFAULT_VALKEY_URL),
         # Seconds a Valkey call may take before the guard falls back to PostgreSQL.
         "VALKEY_TIMEOUT": float(env.get("VALKEY_TIMEOUT", "0.5")),
+        # Seconds each bulk write of a rebuild of the Valkey sets may take.
+        "VALKEY_REBUILD_TIMEOUT": float(env.get("VALKEY_REBUILD_TIMEOUT", "30")),
         "EMPLOYEES_PER_PAGE": int(env.get("EMPLOYEES_PER_PAGE", "50")),
         # The largest import file (IMPORT_MAX_MB, default 200); a request may
         # be a little larger for the form around it.
@@ -45,12 +49,20 @@ def config_from_env(env=os.environ) -> dict:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": env.get("SESSION_COOKIE_SECURE", "0") == "1",
-        # Login throttling (services/login_throttle.py): failures per username
-        # and per client address within LOGIN_LOCK_MINUTES lock further attempts
-        # for LOGIN_LOCK_MINUTES.
+        # A login session (a user_sessions row) ends after this long without a
+        # request, and at the latest this long after the login.
+        "SESSION_IDLE_MINUTES": int(env.get("SESSION_IDLE_MINUTES", "30")),
+        "SESSION_MAX_HOURS": int(env.get("SESSION_MAX_HOURS", "12")),
+        # Login throttling (services/login_throttle.py): LOGIN_MAX_FAILURES per
+        # username (or per known-device cookie) within LOGIN_LOCK_MINUTES lock
+        # further attempts for LOGIN_LOCK_MINUTES; LOGIN_MAX_FAILURES_PER_ADDRESS
+        # per client address slow that address down.
         "LOGIN_MAX_FAILURES": int(env.get("LOGIN_MAX_FAILURES", "5")),
         "LOGIN_MAX_FAILURES_PER_ADDRESS": int(env.get("LOGIN_MAX_FAILURES_PER_ADDRESS", "20")),
         "LOGIN_LOCK_MINUTES": int(env.get("LOGIN_LOCK_MINUTES", "15")),
+        # An address over its limit is slowed, not locked: one of its attempts
+        # is checked every LOGIN_ADDRESS_DELAY_SECONDS, the others get 429.
+        "LOGIN_ADDRESS_DELAY_SECONDS": int(env.get("LOGIN_ADDRESS_DELAY_SECONDS", "10")),
         # How many reverse proxies in front of the app set X-Forwarded-For /
         # -Proto (0: none, the client address is the connection's). Only set
         # it when such proxies exist, or clients could pick their own address.

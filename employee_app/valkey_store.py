@@ -12,7 +12,9 @@ import valkey
 from flask import Flask, current_app
 
 log = logging.getLogger(__name__)
-VALKEY_ERRORS = (valkey.exceptions.ConnectionError, valkey.exceptions.TimeoutError)
+# Any error from Valkey sends the caller to PostgreSQL alone: down, hung,
+# and also refusing (out of memory, read-only replica, ...).
+VALKEY_ERRORS = (valkey.exceptions.ValkeyError,)
 
 
 class ValkeyUnavailable(Exception):
@@ -20,7 +22,8 @@ class ValkeyUnavailable(Exception):
 
 
 class ValkeyStore:
-    def __init__(self, url: str, timeout: float, retry_after: float = 1.0):
+    def __init__(self, url: str, timeout: float, rebuild_timeout: float = 30.0, retry_after: float = 1.0):
+        self.url = url
         self.client = valkey.Valkey.from_url(
             url,
             socket_timeout=timeout,
@@ -28,12 +31,23 @@ class ValkeyStore:
             health_check_interval=30,
             decode_responses=True,
         )
+        self.rebuild_timeout = rebuild_timeout
+        self._rebuild_client = None
         self.retry_after = retry_after
         self._down_until = 0.0
         self._lock = threading.Lock()
-        # Set when a write after commit failed: the sets miss something and
-        # must be rebuilt once Valkey answers again.
-        self.missed_writes = False
+        # This process failed to write to the sets: check the repair at once
+        # (the fact itself is kept in PostgreSQL, see duplicate_guard).
+        self.repair_due = False
+        self.next_missed_writes_check = 0.0
+
+    def rebuild_client(self):
+        """A client for rebuilds: bulk writes get their own, longer timeout."""
+        if self._rebuild_client is None:
+            self._rebuild_client = valkey.Valkey.from_url(
+                self.url, socket_timeout=self.rebuild_timeout, socket_connect_timeout=self.rebuild_timeout,
+                decode_responses=True)
+        return self._rebuild_client
 
     def run(self, operation):
         """Call operation(client); raise ValkeyUnavailable if Valkey is down."""
@@ -42,9 +56,12 @@ class ValkeyStore:
         try:
             return operation(self.client)
         except VALKEY_ERRORS as exc:
-            with self._lock:
-                self._down_until = time.monotonic() + self.retry_after
-            log.warning("Valkey unreachable, using PostgreSQL alone: %s", exc)
+            if not isinstance(exc, valkey.exceptions.ResponseError):
+                # Down or hung: skip it for a moment rather than wait again. (A
+                # refusal, e.g. out of memory, came back at once: no need.)
+                with self._lock:
+                    self._down_until = time.monotonic() + self.retry_after
+            log.warning("Valkey unavailable, using PostgreSQL alone: %s", type(exc).__name__)
             raise ValkeyUnavailable(str(exc)) from exc
 
     def ping(self) -> bool:
@@ -59,7 +76,8 @@ class ValkeyStore:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["valkey"] = ValkeyStore(app.config["VALKEY_URL"], app.config["VALKEY_TIMEOUT"])
+    app.extensions["valkey"] = ValkeyStore(app.config["VALKEY_URL"], app.config["VALKEY_TIMEOUT"],
+                                           app.config["VALKEY_REBUILD_TIMEOUT"])
 
 
 def get_store() -> ValkeyStore:

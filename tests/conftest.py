@@ -8,9 +8,11 @@ truncated, Valkey flushed and the (empty) index marked ready, as after a
 fresh install.
 """
 import os
+import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -80,11 +82,12 @@ def clean_state(request, app, valkey_server):
         valkey_server.start()
     with app.app_context():
         db.session.execute(text("TRUNCATE employees, departments, users, audit_log, imports, import_rejections, column_mappings RESTART IDENTITY CASCADE"))
+        db.session.execute(text("UPDATE valkey_index_state SET missed_writes_since = NULL"))
         db.session.commit()
         store = get_store()
         _wait_for_rebuilds(store)
         store.client.flushall()
-        store.missed_writes = False
+        store.repair_due = False
         duplicate_guard.rebuild_index()
         yield
         db.session.remove()
@@ -158,9 +161,34 @@ def pg(database_url):
 
 
 @pytest.fixture
+def pause_valkey(valkey_server):
+    """pause_valkey(): a context manager inside which Valkey hangs (SIGSTOP:
+    connections open, no answers, like a server stuck on a disk or in swap).
+    It always resumes; commands sent meanwhile run when it does."""
+    @contextmanager
+    def paused():
+        pid = valkey_server.process.pid
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.kill(pid, signal.SIGCONT)
+    return paused
+
+
+@pytest.fixture
 def valkey(valkey_server):
     import valkey as valkey_lib
 
     client = valkey_lib.Valkey.from_url(valkey_server.url, decode_responses=True)
     yield client
     client.close()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the test item (item.rep_call), so that
+    fixtures can add what helps after a failure (e.g. a worker's log)."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

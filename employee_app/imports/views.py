@@ -1,8 +1,10 @@
-from flask import Response, abort, redirect, render_template, request, stream_with_context, url_for
+from flask import Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_login import current_user
 
+from ..employees.views import LIST_FILTERS, list_filters
 from ..extensions import db
 from ..models import ImportJob
+from ..query_params import accepts
 from ..security import role_required
 from ..services import employees
 from ..services.errors import InvalidInput
@@ -51,7 +53,7 @@ def _import_or_404(import_id: int) -> ImportJob:
     return job
 
 
-@bp.route("/<int:import_id>/mapping", methods=["GET", "POST"])
+@bp.route("/<bigint_id:import_id>/mapping", methods=["GET", "POST"])
 @can_import
 def confirm_mapping(import_id: int):
     job = _import_or_404(import_id)
@@ -75,7 +77,7 @@ def confirm_mapping(import_id: int):
                            targets=mapping.TARGET_LABELS, message=message), status
 
 
-@bp.route("/<int:import_id>")
+@bp.route("/<bigint_id:import_id>")
 @can_import
 def show(import_id: int):
     job = _import_or_404(import_id)
@@ -84,7 +86,7 @@ def show(import_id: int):
                            rejections=reports.first_rejections(job))
 
 
-@bp.route("/<int:import_id>/progress")
+@bp.route("/<bigint_id:import_id>/progress")
 @can_import
 def progress(import_id: int):
     """The live part of the import page, polled by htmx while it runs."""
@@ -95,16 +97,16 @@ def progress(import_id: int):
     return render_template("imports/_progress.html", job=job, report=report, rejections=rejections)
 
 
-@bp.route("/<int:import_id>/retry", methods=["POST"])
+@bp.route("/<bigint_id:import_id>/retry", methods=["POST"])
 @can_import
 def retry(import_id: int):
     job = _import_or_404(import_id)
-    if job.status == "failed":
-        jobs.enqueue(job)
+    if not jobs.rerun(job):  # e.g. a second click: the first one queued it
+        flash("This import is not stopped: it was started again already.", "info")
     return redirect(url_for(".show", import_id=job.id), 303)
 
 
-@bp.route("/<int:import_id>/rejected.csv")
+@bp.route("/<bigint_id:import_id>/rejected.csv")
 @can_import
 def rejected_csv(import_id: int):
     job = _import_or_404(import_id)
@@ -119,12 +121,9 @@ def template_csv():
 
 @export_bp.route("/employees/export.csv")
 @role_required("admin", "hr")
+@accepts(*LIST_FILTERS)
 def export_csv():
-    query = employees.EmployeeQuery(
-        q=request.args.get("q", ""),
-        department_id=request.args.get("department", type=int),
-        status=request.args.get("status") or None,
-    )
+    query = employees.EmployeeQuery(**list_filters())
     return _csv_download(reports.export_employees_csv(query), "employees.csv")
 
 

@@ -47,6 +47,11 @@ class ImportJob(db.Model):
     # crash continues from here (committed in the same transaction as the rows).
     resume_row: Mapped[int] = mapped_column(BigInteger, server_default="0")
     error: Mapped[str | None] = mapped_column(Text)
+    # Written by the running worker every IMPORT_WORKER_HEARTBEAT seconds (and
+    # when the import is queued): a running import whose heartbeat stopped
+    # lost its worker. Kept in PostgreSQL so that a Valkey flush or restart
+    # (which loses the queue's own records) never passes for a dead worker.
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         CheckConstraint(f"mode IN {IMPORT_MODES!r}", name="ck_imports_mode"),

@@ -20,7 +20,7 @@ from ..extensions import db
 from ..models import AuditEntry, Employee, User
 from .employee_rules import CONTROL_CHARS_RE, FIELD_NAMES, RULES_BY_NAME, normalize_employee_id
 from .pagination import Cursor, decode_cursor, encode_cursor
-from .spreadsheet import BOM, csv_text, safe_cell
+from .spreadsheet import BOM, csv_text
 
 # The fields an entry records, in the order pages show them.
 AUDITED_FIELDS = FIELD_NAMES
@@ -269,7 +269,7 @@ def export_csv(query: AuditQuery) -> Iterator[str]:
             .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
             .execution_options(yield_per=CSV_BATCH))
     for batch in db.session.execute(stmt).partitions():
-        yield csv_text([safe_cell(v) for v in line] for entry in batch for line in _csv_lines(entry))
+        yield csv_text(line for entry in batch for line in _csv_lines(entry))
 
 
 def _csv_lines(entry) -> Iterator[list]:

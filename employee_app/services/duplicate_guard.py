@@ -11,11 +11,18 @@ SQL runs. The rules (DESIGN.md):
 - Valkey is written only after PostgreSQL has committed;
 - without Valkey everything runs on PostgreSQL alone (the app is "degraded");
 - when the sets are missing (flushed, restarted empty) they are rebuilt from
-  PostgreSQL in the background and swapped in atomically.
+  PostgreSQL in the background and swapped in atomically;
+- when a write to the sets fails (Valkey down or hung), the fact is kept in
+  PostgreSQL (valkey_index_state.missed_writes_since), where every process
+  and every retry sees it: the first process that finds Valkey answering
+  again withdraws the sets' "ready" mark and starts a rebuild, and only a
+  rebuild that began after the miss clears it.
 """
 import logging
 import threading
+import time
 import uuid
+from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import or_, select, text
@@ -23,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Employee
-from ..valkey_store import ValkeyUnavailable, get_store
+from ..valkey_store import VALKEY_ERRORS, ValkeyUnavailable, get_store
 from .errors import Taken
 
 log = logging.getLogger(__name__)
@@ -37,6 +44,16 @@ SET_KEYS = {"employee_id": IDS_KEY, "email": EMAILS_KEY}
 # Constraint name -> field, for reading unique violations.
 CONSTRAINT_FIELDS = {"uq_employees_employee_id": "employee_id", "uq_employees_email": "email"}
 REBUILD_BATCH = 10_000
+# A rebuild holds its lock this long past its last sign of life, and its
+# temporary sets live this long: a rebuild that dies leaves nothing for long.
+REBUILD_LOCK_SECONDS = 60
+REBUILD_TMP_SECONDS = 600
+# How often a process looks in PostgreSQL for writes another process missed.
+MISSED_WRITES_CHECK_SECONDS = 1.0
+_RELEASE_LOCK = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
 
 
 def find_taken(values: dict[str, str | None], *, exclude_pk: int | None = None) -> list[Taken]:
@@ -64,10 +81,7 @@ def find_taken(values: dict[str, str | None], *, exclude_pk: int | None = None) 
 
 
 def _ask_index(client, values: dict[str, str]) -> dict[str, bool] | None:
-    store = get_store()
-    if store.missed_writes:  # writes were lost while Valkey was down
-        store.missed_writes = False
-        client.delete(READY_KEY)
+    _repair_if_writes_were_missed(client)
     pipe = client.pipeline(transaction=False)
     pipe.exists(READY_KEY)
     for field, value in values.items():
@@ -76,6 +90,25 @@ def _ask_index(client, values: dict[str, str]) -> dict[str, bool] | None:
     if not ready:
         return None
     return dict(zip(values, (bool(a) for a in answers)))
+
+
+def _repair_if_writes_were_missed(client) -> None:
+    """If writes to the sets were missed after the present sets were built,
+    withdraw their "ready" mark (everyone then asks PostgreSQL) and rebuild.
+    Looked up in PostgreSQL at most every few seconds per process, at once
+    in the process that missed a write."""
+    store = get_store()
+    now = time.monotonic()
+    if not store.repair_due and now < store.next_missed_writes_check:
+        return
+    store.next_missed_writes_check = now + MISSED_WRITES_CHECK_SECONDS
+    missed = db.session.execute(text("SELECT missed_writes_since FROM valkey_index_state")).scalar()
+    if missed is not None:
+        built = client.get(READY_KEY)
+        if built is None or missed > datetime.fromisoformat(built):
+            client.delete(READY_KEY)  # raises if Valkey is away again: the fact stays for the next try
+            schedule_rebuild()
+    store.repair_due = False
 
 
 def _taken_in_postgres(values: dict[str, str], exclude_pk: int | None) -> list[Taken]:
@@ -137,11 +170,26 @@ def _write_sets(command: str, records: list[dict[str, str | None]]) -> None:
     try:
         store.run(write)
     except ValkeyUnavailable:
-        store.missed_writes = True
+        note_missed_writes()
+
+
+def note_missed_writes() -> None:
+    """Keep in PostgreSQL that the sets miss a write (see the module's doc),
+    and withdraw their "ready" mark at once if Valkey takes that (it may
+    answer but refuse writes, e.g. when out of memory)."""
+    store = get_store()
+    store.repair_due = True
+    with db.engine.connect() as conn:  # its own transaction: the caller's has committed already
+        conn.execute(text("UPDATE valkey_index_state SET missed_writes_since = coalesce(missed_writes_since, now())"))
+        conn.commit()
+    try:
+        store.run(lambda client: client.delete(READY_KEY))
+    except ValkeyUnavailable:
+        pass  # unreachable: the next call that reaches Valkey does it
 
 
 def _forget_stale(stale: dict[str, str]) -> None:
-    log.info("Removing stale Valkey entries: %s", stale)
+    log.info("Removing %d stale Valkey entries", len(stale))
     forget_values([stale])
 
 
@@ -149,10 +197,10 @@ def schedule_rebuild() -> bool:
     """Start a background rebuild unless one is running somewhere already."""
     store = get_store()
     try:
-        acquired = store.run(lambda client: client.set(REBUILD_LOCK_KEY, uuid.uuid4().hex, nx=True, ex=600))
+        running = store.run(lambda client: client.exists(REBUILD_LOCK_KEY))
     except ValkeyUnavailable:
         return False
-    if not acquired:
+    if running:
         return False
     app = current_app._get_current_object()
 
@@ -160,28 +208,49 @@ def schedule_rebuild() -> bool:
         with app.app_context():
             try:
                 rebuild_index()
-            except Exception:  # logged, the next miss schedules another try
-                log.exception("Rebuilding the Valkey employee index failed")
+            except RebuildRunning:
+                pass
+            except Exception as exc:  # logged; the next miss schedules another try
+                log.warning("Rebuilding the Valkey employee index failed: %s", type(exc).__name__)
             finally:
-                try:
-                    get_store().run(lambda client: client.delete(REBUILD_LOCK_KEY))
-                except ValkeyUnavailable:
-                    pass
                 db.session.remove()
 
     threading.Thread(target=run, name="rebuild-employee-index", daemon=True).start()
     return True
 
 
+class RebuildRunning(Exception):
+    """Another process is rebuilding the sets right now."""
+
+
 def rebuild_index() -> int:
     """Fill fresh sets from PostgreSQL and swap them in atomically.
 
-    Returns the number of employees indexed. Writes that commit while the
-    rebuild reads are caught up after the swap."""
-    client = get_store().client  # a rebuild without Valkey has nothing to do: let errors show
-    suffix = uuid.uuid4().hex
-    tmp_keys = {field: f"{key}:rebuild:{suffix}" for field, key in SET_KEYS.items()}
-    started = db.session.execute(text("SELECT clock_timestamp() - interval '1 minute'")).scalar_one()
+    Returns the number of employees indexed; raises RebuildRunning if another
+    rebuild holds the lock. Runs on a client with its own, longer timeout
+    (VALKEY_REBUILD_TIMEOUT): bulk writes under load take longer than the
+    quick checks' VALKEY_TIMEOUT. The lock is refreshed while the rebuild
+    works and released at the end whatever happens; the temporary sets
+    expire if it dies. Writes that commit while the rebuild reads are
+    caught up after the swap."""
+    client = get_store().rebuild_client()
+    token = uuid.uuid4().hex
+    if not client.set(REBUILD_LOCK_KEY, token, nx=True, ex=REBUILD_LOCK_SECONDS):
+        raise RebuildRunning("A rebuild of the Valkey index is running already.")
+    tmp_keys = {field: f"{key}:rebuild:{token}" for field, key in SET_KEYS.items()}
+    try:
+        return _rebuild(client, tmp_keys)
+    finally:
+        try:
+            client.delete(*tmp_keys.values())
+            client.eval(_RELEASE_LOCK, 1, REBUILD_LOCK_KEY, token)
+        except VALKEY_ERRORS:  # the lock and the temporary sets expire on their own
+            pass
+
+
+def _rebuild(client, tmp_keys: dict[str, str]) -> int:
+    started, read_from = db.session.execute(
+        text("SELECT clock_timestamp(), clock_timestamp() - interval '1 minute'")).one()
     filled = {field: 0 for field in SET_KEYS}
     count = 0
     rows = db.session.execute(
@@ -194,6 +263,9 @@ def rebuild_index() -> int:
         pipe.sadd(tmp_keys["employee_id"], *ids)
         if emails:
             pipe.sadd(tmp_keys["email"], *emails)
+        for key in tmp_keys.values():
+            pipe.expire(key, REBUILD_TMP_SECONDS)
+        pipe.expire(REBUILD_LOCK_KEY, REBUILD_LOCK_SECONDS)
         pipe.execute()
         filled["employee_id"] += len(ids)
         filled["email"] += len(emails)
@@ -204,15 +276,19 @@ def rebuild_index() -> int:
     for field, key in SET_KEYS.items():
         if filled[field]:
             pipe.rename(tmp_keys[field], key)
+            pipe.persist(key)  # RENAME keeps the temporary set's expiry
         else:
             pipe.delete(key)
-    pipe.set(READY_KEY, started.isoformat())
+    pipe.set(READY_KEY, started.isoformat())  # what the sets hold: PostgreSQL as of then
     pipe.execute()
 
     recent = db.session.execute(
-        select(Employee.employee_id, Employee.email).where(Employee.updated_at >= started)
+        select(Employee.employee_id, Employee.email).where(Employee.updated_at >= read_from)
     ).all()
-    db.session.rollback()
     remember_values([{"employee_id": r.employee_id, "email": r.email} for r in recent])
+    # Writes missed before this rebuild began are in what it read.
+    db.session.execute(text("UPDATE valkey_index_state SET missed_writes_since = NULL"
+                            " WHERE missed_writes_since <= :started"), {"started": started})
+    db.session.commit()
     log.info("Valkey employee index rebuilt: %d employees", count)
     return count

@@ -6,16 +6,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import Date, Integer, func, literal, select, text, tuple_
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import BigInteger, Date, Integer, func, literal, select, text, tuple_
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..extensions import db
 from ..models import STATUSES, AuditEntry, Department, Employee, User
-from . import audit, duplicate_guard
+from . import audit, db_errors, duplicate_guard
 from .employee_rules import EMPLOYEE_ID_RE, clean_employee, normalize_email, normalize_employee_id
 from .errors import DuplicateError, InvalidInput, ServiceError
-from .pagination import Cursor, decode_cursor, encode_cursor
+from .pagination import BIGINT_MAX, BIGINT_MIN, INTEGER_MAX, INTEGER_MIN, Cursor, decode_cursor, encode_cursor
 
 STORED_FIELDS = ("employee_id", "first_name", "last_name", "email", "phone", "job_title",
                  "employment_type", "location", "hire_date", "status", "termination_date")
@@ -43,14 +43,21 @@ def create_employee(raw: dict, *, actor: User | None = None, source: str = "form
         audit.record(employee_pk=employee.id, employee_id=employee.employee_id, action="create",
                      source=source, changes=audit.creation_changes(audit.snapshot(employee)), actor=actor)
         db.session.commit()
-    except IntegrityError as exc:
+    except (IntegrityError, DataError) as exc:
         db.session.rollback()
-        taken = duplicate_guard.taken_from_violation(exc, keys)
-        if taken is None:
-            raise
-        raise DuplicateError(taken) from exc
+        raise _refusal(exc, keys) from None
     duplicate_guard.remember_values([keys])
     return employee
+
+
+def _refusal(error: IntegrityError | DataError, keys: dict) -> DuplicateError | InvalidInput:
+    """A write PostgreSQL refused: a duplicate (409) for a unique constraint,
+    else invalid input (422) in words, never the driver's message."""
+    taken = duplicate_guard.taken_from_violation(error, keys)
+    if taken is not None:
+        return DuplicateError(taken)
+    _, field_name, reason = db_errors.row_refusal(error)
+    return InvalidInput({field_name or "employee_id": reason})
 
 
 def _with_taken_values(raw: dict, error: InvalidInput) -> InvalidInput:
@@ -214,12 +221,9 @@ def update_employee(pk: int, raw: dict, *, expected_version: int, seen: int | No
     except StaleDataError:  # another save committed first
         db.session.rollback()
         raise EditConflict(load_conflict(pk, seen)) from None
-    except IntegrityError as exc:  # a unique value taken meanwhile
+    except (IntegrityError, DataError) as exc:  # a unique value taken meanwhile, or a value refused
         db.session.rollback()
-        taken = duplicate_guard.taken_from_violation(exc, new_keys)
-        if taken is None:
-            raise
-        raise DuplicateError(taken) from exc
+        raise _refusal(exc, new_keys) from None
 
     gone = {name: value for name, value in old_keys.items() if value and value != new_keys[name]}
     if changed_keys:
@@ -341,6 +345,7 @@ SORTS = {
     "status": (Employee.status, Employee.last_name, Employee.first_name, Employee.id),
 }
 COUNT_CAP = 1000
+MAX_SEARCH_LENGTH = 100
 
 
 @dataclass
@@ -354,7 +359,7 @@ class EmployeeQuery:
     per_page: int = 50
 
     def __post_init__(self):
-        self.q = (self.q or "").strip()[:100]
+        self.q = (self.q or "").strip()[:MAX_SEARCH_LENGTH]
         if self.sort not in SORTS:
             self.sort = "name"
         if self.status not in STATUSES:
@@ -500,8 +505,9 @@ def _cursor_at(row, *, backwards: bool) -> str:
 
 
 def _typed(columns, values: list) -> list | None:
-    """Cursor values as bound parameters of their column's type; None if a
-    value does not fit (a tampered link shows the first page)."""
+    """Cursor values (checked by decode_cursor) as bound parameters of their
+    column's type; None if a value does not fit the column, e.g. a number
+    beyond an integer's range (a tampered link shows the first page)."""
     typed = []
     for column, value in zip(columns, values):
         try:
@@ -509,6 +515,10 @@ def _typed(columns, values: list) -> list | None:
                 value = date.fromisoformat(str(value))
             elif isinstance(column.type, Integer):
                 value = int(value)
+                low, high = ((BIGINT_MIN, BIGINT_MAX) if isinstance(column.type, BigInteger)
+                             else (INTEGER_MIN, INTEGER_MAX))
+                if not low <= value <= high:
+                    return None
             else:
                 value = str(value)
         except ValueError:

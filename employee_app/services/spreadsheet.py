@@ -1,5 +1,6 @@
 """CSV for spreadsheets: every download (export, rejected rows, audit log)
-writes its cells through here, and the import reads them back through here."""
+writes its cells through csv_text, which makes every cell, headers
+included, formula-safe; the import reads them back through unquote_cell."""
 import csv
 import io
 
@@ -9,10 +10,13 @@ BOM = "\ufeff"  # so that spreadsheet programs open the file as UTF-8
 
 
 def safe_cell(value) -> str:
-    """The cell's text, with a leading ' if a spreadsheet would run it."""
+    """The cell's text, with a leading ' if a spreadsheet would run it (and
+    a NUL, which no spreadsheet reads back, as U+FFFD)."""
     if value is None:
         return ""
     text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
@@ -22,7 +26,8 @@ def unquote_cell(text: str) -> str:
 
 
 def csv_text(rows) -> str:
-    """Rows of cells as CSV text (CRLF line ends, as spreadsheets write)."""
+    """Rows of cells as CSV text (CRLF line ends, as spreadsheets write),
+    every cell through safe_cell: no caller can forget it."""
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
+    csv.writer(buffer, lineterminator="\r\n").writerows([safe_cell(cell) for cell in row] for row in rows)
     return buffer.getvalue()

@@ -17,16 +17,20 @@ IMPORT_URL_RE = re.compile(r"/imports/(\d+)")
 class Worker:
     """`flask --app employee_app worker` in its own process group."""
 
-    def __init__(self, env: dict):
+    def __init__(self, env: dict, log_path):
         self.env = env
         self.process = None
+        self.log_path = log_path  # the worker's output, printed when a test fails
 
     def start(self) -> "Worker":
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "employee_app", "worker"],
-            cwd=ROOT, env=self.env, start_new_session=True,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "flask", "--app", "employee_app", "worker"],
+                cwd=ROOT, env=self.env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
         return self
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
 
     def kill(self) -> None:
         """SIGKILL the worker and its work horse (RQ forks it into a session
@@ -49,16 +53,20 @@ class Worker:
 
 
 @pytest.fixture
-def start_worker(app_env):
+def start_worker(app_env, tmp_path, request):
     workers = []
 
     def start() -> Worker:
-        worker = Worker(dict(os.environ, **app_env)).start()
+        worker = Worker(dict(os.environ, **app_env), tmp_path / f"worker-{len(workers) + 1}.log").start()
         workers.append(worker)
         return worker
     yield start
     for worker in workers:
         worker.stop()
+    failed = getattr(request.node, "rep_call", None)
+    if failed is not None and failed.failed:
+        for worker in workers:
+            print(f"--- {worker.log_path.name} ---\n{worker.output()[-5000:]}")
 
 
 @pytest.fixture

@@ -62,3 +62,13 @@ def test_cookie_and_throttle_settings_from_the_environment():
             default["LOGIN_LOCK_MINUTES"], default["TRUSTED_PROXIES"]) == (5, 20, 15, 0)
     https = config_from_env({"SESSION_COOKIE_SECURE": "1", "TRUSTED_PROXIES": "1"})
     assert https["SESSION_COOKIE_SECURE"] and https["REMEMBER_COOKIE_SECURE"] and https["TRUSTED_PROXIES"] == 1
+
+
+def test_usernames_are_read_as_a_person_reads_them():
+    # Invisible characters and full-width forms make no second "admin".
+    assert normalize_username("ad\u200bmin") == "admin"
+    assert normalize_username("ＡＤＭＩＮ") == "admin"
+    # A Cyrillic "а" among Latin letters is refused with the reason.
+    problem = username_problem(normalize_username("\u0430dmin"))
+    assert problem.startswith("Username mixes letters of different scripts (Cyrillic and Latin)")
+    assert "combining mark" in username_problem(normalize_username("adm\u0131\u0307n"))

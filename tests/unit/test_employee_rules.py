@@ -36,11 +36,11 @@ def test_values_are_parsed_and_choices_accept_human_spellings():
 
 @pytest.mark.parametrize("field, value, message", [
     ("employee_id", "", "Employee ID is required."),
-    ("employee_id", "E 1", "may contain only letters"),
-    ("employee_id", "E1/2", "may contain only letters"),
+    ("employee_id", "E 1", "may contain only the letters A to Z, digits, '-', '_' and '.' (a space is not allowed)"),
+    ("employee_id", "E1/2", "('/' is not allowed)"),
     ("employee_id", "E" * 33, "longer than 32"),
     ("first_name", "", "First name is required."),
-    ("last_name", "a\x00b", "control characters"),
+    ("last_name", "a\x00b", "contains a control character (U+0000)"),
     ("email", "ada@", "is not an e-mail address"),
     ("phone", "call me", "Phone may contain only"),
     ("hire_date", "31/02/2024", "is not a date"),
@@ -75,3 +75,90 @@ def test_cursors_round_trip_and_reject_tampering():
     assert decode_cursor(token, 2) is None  # another sort's width
     assert decode_cursor("not base64 !!", 3) is None
     assert decode_cursor(encode_cursor(Cursor([{"x": 1}, "a", 1], False)), 3) is None
+
+
+# --- text as a person reads it (services/text_rules.py) ------------------------
+
+ADA = {"employee_id": "E1", "first_name": "Ada", "last_name": "Lovelace"}
+
+
+@pytest.mark.parametrize("typed", [
+    "ada\u200b@example.com",  # zero-width space
+    "ada\u200f@example.com",  # right-to-left mark
+    "a\u00adda@example.com",  # soft hyphen
+    "\ufeffada@example.com",  # byte order mark
+    "ａｄａ@ｅｘａｍｐｌｅ.ｃｏｍ",  # full-width letters
+    " ADA@Example.COM ",
+])
+def test_an_email_a_person_reads_as_ada_is_stored_as_ada(typed):
+    assert clean_employee({**ADA, "email": typed})["email"] == "ada@example.com"
+
+
+@pytest.mark.parametrize("typed, reason", [
+    ("\u0430da@example.com", "mixes letters of different scripts (Cyrillic and Latin)"),  # Cyrillic а
+    ("ad\u03b1@example.com", "mixes letters of different scripts (Greek and Latin)"),  # Greek α
+    ("ada\u0307@example.com", "contains a combining mark (U+0307 COMBINING DOT ABOVE)"),
+    ("ada\u2028@example.com", "contains a control character (U+2028 LINE SEPARATOR)"),
+    ("ada\x85@example.com", "contains a control character (U+0085)"),
+    ("\u0130" * 245 + "@ex.com", "contains a combining mark"),  # İ lower-cases to i + U+0307
+])
+def test_an_email_made_to_look_like_another_is_refused_with_the_reason(typed, reason):
+    with pytest.raises(InvalidInput) as error:
+        clean_employee({**ADA, "email": typed})
+    assert reason in error.value.errors["email"]
+
+
+def test_an_email_in_one_other_script_or_a_real_mix_is_kept():
+    assert clean_employee({**ADA, "email": "иван@пример.рф"})["email"] == "иван@пример.рф"
+    assert clean_employee({**ADA, "email": "tanaka@例え.jp"})["email"] == "tanaka@例え.jp"
+
+
+def test_lengths_are_checked_on_the_stored_value():
+    with pytest.raises(InvalidInput) as error:
+        clean_employee({**ADA, "email": "x" * 250 + "@ex.com"})  # 257 characters
+    assert "longer than 254" in error.value.errors["email"]
+    # Full-width text shrinks to fit: "Ｅ" * 32 is 32 characters once plain.
+    assert clean_employee({**ADA, "employee_id": "Ｅ" * 32})["employee_id"] == "E" * 32
+    # A hostile 1 MB value is refused without being normalised.
+    with pytest.raises(InvalidInput) as error:
+        clean_employee({**ADA, "last_name": "\u200b" * 1_000_000})
+    assert error.value.errors["last_name"] == "Last name is longer than 100 characters."
+
+
+@pytest.mark.parametrize("typed, what", [
+    ("ß1", "U+00DF LATIN SMALL LETTER SHARP S"),
+    ("ſ9", "U+017F LATIN SMALL LETTER LONG S"),
+    ("ß" * 20, "U+00DF"),  # would grow to 40 characters if upper-cased
+    ("E\u04251", "U+0425 CYRILLIC CAPITAL LETTER HA"),
+    ("İ1", "U+0130"),
+])
+def test_an_id_that_upper_casing_would_change_is_refused_not_converted(typed, what):
+    with pytest.raises(InvalidInput) as error:
+        clean_employee({**ADA, "employee_id": typed})
+    assert what in error.value.errors["employee_id"]
+    assert error.value.errors["employee_id"].startswith("Employee ID may contain only the letters A to Z")
+
+
+def test_an_id_typed_full_width_or_with_invisible_characters_is_the_plain_id():
+    assert clean_employee({**ADA, "employee_id": "ｅ１０４２"})["employee_id"] == "E1042"
+    assert clean_employee({**ADA, "employee_id": "E10\u200b42"})["employee_id"] == "E1042"
+    assert normalize_employee_id("ｅ１０４２") == "E1042"
+
+
+@pytest.mark.parametrize("name, what", [
+    ("Ada\u202eecalevol", "U+202E RIGHT-TO-LEFT OVERRIDE"),
+    ("A\u200bda", "U+200B ZERO WIDTH SPACE"),
+    ("Ada\u2028Lovelace", "U+2028 LINE SEPARATOR"),
+    ("Ada\x9b", "U+009B"),
+    ("Ada\ufffd", "U+FFFD"),
+])
+def test_names_refuse_invisible_and_direction_characters(name, what):
+    with pytest.raises(InvalidInput) as error:
+        clean_employee({**ADA, "first_name": name})
+    assert what in error.value.errors["first_name"]
+
+
+def test_names_keep_any_script_in_nfc_and_the_joiners_persian_needs():
+    clean = clean_employee({**ADA, "first_name": "Zoe\u0308", "last_name": "مهدی\u200cزاده"})
+    assert clean["first_name"] == "Zoë" and len(clean["first_name"]) == 3
+    assert clean["last_name"] == "مهدی\u200cزاده"

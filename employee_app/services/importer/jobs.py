@@ -2,19 +2,22 @@
 worker, its progress and its report."""
 import logging
 import os
+import threading
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import psycopg
 from flask import current_app
+from sqlalchemy import func, update
 
 from ...extensions import db
-from ...models import ColumnMapping, ImportJob, ImportRejection, User
-from .. import duplicate_guard
+from ...models import ColumnMapping, ImportJob, User
+from .. import db_errors, duplicate_guard, text_rules
 from ..errors import InvalidInput
 from . import mapping as mappings
-from .files import FileFormat, FileRefused, detect_format, iter_rows, save_stream, xlsx_row_count
+from .files import FileFormat, FileRefused, detect_format, estimate_xlsx_rows, read_records, save_stream
 from .pipeline import Counts, ImportRunner, Settings, save_progress
 
 log = logging.getLogger(__name__)
@@ -38,19 +41,38 @@ def create_import(stream, filename: str, *, mode: str, on_existing: str, user: U
                   queue: bool = True) -> ImportJob:
     """Store the upload, read its first rows and either queue the import
     (headers all recognised, or a mapping remembered for them) or leave it
-    waiting for the person to confirm a mapping. Raises FileRefused."""
+    waiting for the person to confirm a mapping. Raises FileRefused; the
+    stored file is deleted on any error."""
     upload_dir = current_app.config["UPLOAD_DIR"]
     os.makedirs(upload_dir, exist_ok=True)
     path = os.path.join(upload_dir, f"{uuid.uuid4().hex}.upload")
     try:
-        size, sha256 = save_stream(stream, path, current_app.config["MAX_IMPORT_BYTES"])
-        detected = detect_format(path)
-        sample = _sample(path, detected)
-    except FileRefused:
-        os.unlink(path)
+        return _create_import(path, stream, display_filename(filename), mode=mode, on_existing=on_existing,
+                              user=user, queue=queue)
+    except BaseException:
+        db.session.rollback()
+        if os.path.exists(path) and not db.session.query(ImportJob.id).filter_by(stored_path=path).first():
+            os.unlink(path)
         raise
+
+
+def display_filename(raw: str | None) -> str:
+    """The upload's name as pages show it: the last part of the path, without
+    control, invisible or direction-changing characters (a "‮" could make
+    "fdp.exe" read as "exe.pdf"), at most 255 characters. The file is
+    stored under a random name whatever this says."""
+    name = (raw or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = text_rules.INVISIBLE_RE.sub("", text_rules.FORBIDDEN_RE.sub("", name))
+    name = unicodedata.normalize("NFC", " ".join(name.split()))
+    return name[:255] or "upload"
+
+
+def _create_import(path: str, stream, filename: str, *, mode: str, on_existing: str, user: User | None,
+                   queue: bool) -> ImportJob:
+    size, sha256 = save_stream(stream, path, current_app.config["MAX_IMPORT_BYTES"])
+    detected = detect_format(path)
+    sample = _sample(path, detected)
     if not sample:
-        os.unlink(path)
         raise FileRefused("The file is empty: there are no rows to import.")
 
     first_row = sample[0]
@@ -63,12 +85,11 @@ def create_import(stream, filename: str, *, mode: str, on_existing: str, user: U
         target != mappings.IGNORE or mappings.normalize_header(header) in mappings.REPORT_COLUMNS
         for target, header in zip(mapping, first_row))
     if all_recognised and "employee_id" not in mapping:
-        os.unlink(path)
         raise FileRefused("The file has no employee_id column. Every employee needs an ID: add a column "
                           "named employee_id (see the template).")
 
     job = ImportJob(
-        user_id=user.id if user else None, filename=os.path.basename(filename or "upload")[:255],
+        user_id=user.id if user else None, filename=filename,
         stored_path=path, file_size=size, file_sha256=sha256, file_format=detected.kind,
         encoding=detected.encoding, delimiter=detected.delimiter, mode=mode, on_existing=on_existing,
         has_header=has_header, mapping=mapping, status="mapping",
@@ -79,7 +100,7 @@ def create_import(stream, filename: str, *, mode: str, on_existing: str, user: U
     straight_through = remembered is not None or all_recognised
     if straight_through and not mappings.mapping_problems(mapping):
         if queue:
-            enqueue(job)
+            start(job, from_statuses=("mapping",))
         else:  # the command line runs it in its own process
             job.status = "queued"
             db.session.commit()
@@ -87,24 +108,32 @@ def create_import(stream, filename: str, *, mode: str, on_existing: str, user: U
 
 
 def _sample(path: str, file_format: FileFormat) -> list[list[str]]:
+    """The file's first records. A record past a size limit among them
+    refuses the file (413), before anything else is done with it."""
     rows = []
     try:
-        for _, cells in iter_rows(path, file_format):
+        for number, cells, problem in read_records(path, file_format):
+            if problem:
+                raise FileRefused(f"{problem} The file is refused: remove what is not employee data and "
+                                  "upload it again.", 413)
             rows.append(cells)
             if len(rows) >= SAMPLE_ROWS:
                 break
+    except FileRefused:
+        raise
     except Exception as exc:  # a corrupt workbook or CSV the readers choke on
-        log.info("unreadable upload: %s", exc)
+        log.info("unreadable upload: %s", type(exc).__name__)
         raise FileRefused("The file could not be read as CSV or XLSX.") from None
     return rows
 
 
 def _estimate_rows(path: str, file_format: FileFormat, size: int, sample: list[list[str]]) -> int | None:
-    if file_format.kind == "xlsx":
-        return xlsx_row_count(path)
-    sampled_bytes = sum(len(file_format.delimiter.join(row)) + 2 for row in sample)
+    """How many records the file holds, for the progress bar: a hint only."""
     if len(sample) < SAMPLE_ROWS:
         return len(sample)
+    if file_format.kind == "xlsx":
+        return estimate_xlsx_rows(path)
+    sampled_bytes = sum(len(file_format.delimiter.join(row)) + 2 for row in sample)
     return int(size / max(sampled_bytes / len(sample), 1))
 
 
@@ -131,7 +160,7 @@ def confirm_mapping(job: ImportJob, mapping: list[str], has_header: bool) -> Non
         remembered.mapping = mapping
         db.session.add(remembered)
     db.session.commit()
-    enqueue(job)
+    start(job, from_statuses=("mapping",))
 
 
 def file_format(job: ImportJob) -> FileFormat:
@@ -140,86 +169,212 @@ def file_format(job: ImportJob) -> FileFormat:
 
 # --- the queue ---------------------------------------------------------------
 
-def queue_connection(url: str | None = None):
+def queue_connection(url: str | None = None, *, timeout: float | None = None):
+    """RQ's connection to Valkey. The web app passes VALKEY_TIMEOUT and no
+    retries, so that queueing an import never outlasts a hung Valkey; the
+    worker's blocking dequeue sets its own timeouts."""
     from redis import Redis
+    from redis.retry import Retry
+    from redis.backoff import NoBackoff
 
     url = url or current_app.config["VALKEY_URL"]
-    return Redis.from_url("redis://" + url.split("://", 1)[1] if url.startswith("valkey://") else url)
+    url = "redis://" + url.split("://", 1)[1] if url.startswith("valkey://") else url
+    if timeout is None:
+        return Redis.from_url(url)
+    return Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0))
 
 
-def get_queue(url: str | None = None):
+def get_queue(url: str | None = None, *, timeout: float | None = None):
     from rq import Queue
 
-    return Queue(QUEUE_NAME, connection=queue_connection(url))
+    return Queue(QUEUE_NAME, connection=queue_connection(url, timeout=timeout))
 
 
-def enqueue(job: ImportJob) -> None:
-    job.status = "queued"
-    job.error = None
+class NotStarted(Exception):
+    """The import cannot be (re)started from its present state."""
+
+
+def start(job: ImportJob, *, from_statuses: tuple[str, ...]) -> bool:
+    """Queue the import for a worker, if it is still in one of from_statuses.
+
+    The status moves to "queued" with a new run id in one compare-and-set
+    UPDATE, so of two clicks on "Run it again" one queues a run and the
+    other finds it queued already (returns False). If Valkey cannot take the
+    job (down, or hung past VALKEY_TIMEOUT), the import is marked failed with
+    the reason and can be started again."""
+    run_id = f"import-{job.id}-{uuid.uuid4().hex[:12]}"
+    claimed = db.session.execute(
+        update(ImportJob).where(ImportJob.id == job.id, ImportJob.status.in_(from_statuses))
+        .values(status="queued", job_id=run_id, error=None, heartbeat_at=func.now(), finished_at=None)
+        .returning(ImportJob.id)).first()
     db.session.commit()
+    db.session.refresh(job)
+    if claimed is None:
+        return False
+    from redis.exceptions import RedisError
     from rq import Callback
 
-    rq_job = get_queue().enqueue(
-        "employee_app.services.importer.jobs.run_import_job", job.id, on_failure=Callback(on_job_failure),
-        job_id=f"import-{job.id}-{uuid.uuid4().hex[:8]}", job_timeout=JOB_TIMEOUT,
-        result_ttl=3600, failure_ttl=7 * 24 * 3600)
-    job.job_id = rq_job.id
-    db.session.commit()
+    try:
+        get_queue(timeout=current_app.config["VALKEY_TIMEOUT"]).enqueue(
+            "employee_app.services.importer.jobs.run_import_job", job.id, on_failure=Callback(on_job_failure),
+            job_id=run_id, job_timeout=JOB_TIMEOUT, result_ttl=3600, failure_ttl=7 * 24 * 3600)
+    except RedisError as exc:
+        log.warning("import %s could not be queued: %s", job.id, type(exc).__name__)
+        mark_failed(job.id, NOT_QUEUED, run_id)
+        db.session.refresh(job)
+    return True
+
+
+NOT_QUEUED = ("it could not be queued: the job queue (Valkey) did not answer. Nothing was written; "
+              "start it again once the queue is back")
+LOST_FROM_QUEUE = ("the job queue lost it before a worker started it (Valkey was restarted or emptied). "
+                   "Nothing was written; start it again")
+WORKER_STOPPED = "the worker running it stopped before it finished"
+
+
+def rerun(job: ImportJob) -> bool:
+    """"Run it again" on a failed import: it continues after the rows it
+    committed. False if it is not failed (any more), e.g. a second click."""
+    return start(job, from_statuses=("failed",))
 
 
 def run_import_job(import_id: int) -> dict:
-    """The worker's entry point (RQ imports it by name): an app of its own."""
+    """The worker's entry point (RQ imports it by name): an app of its own.
+    Only the run this RQ job was queued as may work on the import."""
+    from rq import get_current_job
+
     from ... import create_app
 
+    current = get_current_job()
     app = create_app()
     with app.app_context():
-        counts = run_import(import_id)
-        return vars(counts)
+        counts = run_import(import_id, run_id=current.id if current else None)
+        return vars(counts) if counts else {}
 
 
 # --- the run -------------------------------------------------------------------
 
-def run_import(import_id: int, *, on_progress=None) -> Counts:
+class ImportFailed(Exception):
+    """An import stopped; the message is in words, without the file's data."""
+
+
+def run_import(import_id: int, *, run_id: str | None = None, on_progress=None) -> Counts | None:
     """Run an import to the end in this process. A rerun of a failed import
-    continues after the rows it committed, so nothing is imported twice."""
-    job = db.session.get(ImportJob, import_id)
-    if job is None:
-        raise LookupError(f"import {import_id} does not exist")
+    continues after the rows it committed, so nothing is imported twice.
+
+    Returns None, doing nothing, when this is not the import's current run
+    (a stale queue entry) or another runner holds the import (its lock)."""
+    url = _psycopg_url()
+    with psycopg.connect(url, autocommit=True) as side:
+        if not side.execute("SELECT pg_try_advisory_lock(%s, %s)", (RUN_LOCK_CLASS, import_id % 2**31)).fetchone()[0]:
+            log.warning("import %s: another runner holds it; run %s does nothing", import_id, run_id)
+            return None
+        claimed = side.execute(
+            "UPDATE imports SET status = 'running', error = NULL, finished_at = NULL, heartbeat_at = now(),"
+            " started_at = coalesce(started_at, now()) WHERE id = %s AND status = 'queued'"
+            " AND job_id IS NOT DISTINCT FROM %s RETURNING id", (import_id, run_id)).fetchone()
+        if claimed is None:
+            log.warning("import %s: run %s is not its current run; nothing done", import_id, run_id)
+            return None
+        job = db.session.get(ImportJob, import_id, populate_existing=True)
+        try:
+            with Heartbeat(url, import_id, run_id, current_app.config["IMPORT_WORKER_HEARTBEAT"]):
+                counts = _run(job, run_id, side, url, on_progress)
+        except Exception as exc:
+            reason = failure_reason(exc)
+            log.error("import %s stopped: %s", import_id, describe_failure(exc), exc_info=not is_expected(exc))
+            mark_failed(import_id, reason, run_id, side)
+            raise ImportFailed(f"import {import_id} stopped: {reason}") from None
+        finally:
+            db.session.expire_all()
+    return counts
+
+
+RUN_LOCK_CLASS = 7_001  # the advisory-lock class of import runs: (class, import id)
+
+
+def _run(job: ImportJob, run_id: str | None, side: psycopg.Connection, url: str, on_progress) -> Counts:
     actor = db.session.get(User, job.user_id) if job.user_id else None
-    settings = Settings(import_id=job.id, mode=job.mode, mapping=job.mapping, has_header=job.has_header,
+    import_id, mode = job.id, job.mode
+    settings = Settings(import_id=import_id, mode=mode, mapping=job.mapping, has_header=job.has_header,
                         file_format=file_format(job), path=job.stored_path,
                         actor_id=actor.id if actor else None, actor_name=actor.username if actor else None,
-                        resume_row=job.resume_row if job.mode == "valid_rows" else 0,
+                        resume_row=job.resume_row if mode == "valid_rows" else 0,
                         on_existing=job.on_existing if actor and actor.role == "admin" else "skip")
     committed = Counts(job.rows_read, job.inserted, job.duplicates, job.invalid, job.updated)
-    if job.mode != "valid_rows" or job.resume_row == 0:
+    if mode != "valid_rows" or job.resume_row == 0:
         committed = Counts()
-        db.session.query(ImportRejection).filter_by(import_id=job.id).delete()
-    job.status, job.error = "running", None
-    job.started_at = job.started_at or datetime.now(timezone.utc)
-    job.finished_at = None
-    db.session.commit()
+        side.execute("DELETE FROM import_rejections WHERE import_id = %s", (import_id,))
+    db.session.rollback()  # no transaction left open while the import runs
 
-    url = _psycopg_url()
-    with psycopg.connect(url) as conn, psycopg.connect(url, autocommit=True) as side:
+    with psycopg.connect(url) as conn:
         runner = ImportRunner(settings, conn, side, counts=committed, on_batch=on_progress)
         try:
             counts = runner.run()
-            if job.mode == "valid_rows":
-                conn.commit()
-            elif job.mode == "all_or_nothing" and counts.duplicates + counts.invalid == 0:
-                conn.commit()
-                _remember_imported(conn, import_id)
-            else:
-                conn.rollback()  # a dry run, or all or nothing with a problem: nothing written
-            save_progress(side, import_id, counts, runner.last_row if job.mode == "valid_rows" else 0)
-            side.execute("UPDATE imports SET status = 'done', finished_at = now() WHERE id = %s", (import_id,))
-        except Exception as exc:
+        except BaseException:
             conn.rollback()
-            mark_failed(import_id, f"{type(exc).__name__}: {exc}", side)
             raise
-    db.session.expire_all()
+        if mode == "valid_rows":
+            conn.commit()
+        elif mode == "all_or_nothing" and counts.duplicates + counts.invalid == 0:
+            conn.commit()
+            _remember_imported(conn, import_id)
+        else:
+            conn.rollback()  # a dry run, or all or nothing with a problem: nothing written
+    save_progress(side, import_id, counts, runner.last_row if mode == "valid_rows" else 0)
+    side.execute("UPDATE imports SET status = 'done', finished_at = now() WHERE id = %s"
+                 " AND job_id IS NOT DISTINCT FROM %s", (import_id, run_id))
     return counts
+
+
+class Heartbeat:
+    """While an import runs: imports.heartbeat_at = now() every `interval`
+    seconds, from a thread with its own connection. reconcile() reads it."""
+
+    def __init__(self, url: str, import_id: int, run_id: str | None, interval: float):
+        self.url, self.import_id, self.run_id, self.interval = url, import_id, run_id, interval
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name=f"import-{import_id}-heartbeat", daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(timeout=10)
+
+    def _beat(self) -> None:
+        try:
+            with psycopg.connect(self.url, autocommit=True) as conn:
+                while not self.stop.wait(self.interval):
+                    conn.execute("UPDATE imports SET heartbeat_at = now() WHERE id = %s"
+                                 " AND job_id IS NOT DISTINCT FROM %s", (self.import_id, self.run_id))
+        except psycopg.Error as exc:  # the import itself will meet the same trouble and say so
+            log.warning("import %s: heartbeat stopped: %s", self.import_id, db_errors.describe(exc))
+
+
+def is_expected(exc: BaseException) -> bool:
+    """Failures that need no traceback in the log (their cause is outside the code)."""
+    return isinstance(exc, (psycopg.OperationalError, FileNotFoundError, MemoryError, FileRefused))
+
+
+def failure_reason(exc: BaseException) -> str:
+    """Why an import stopped, for the person who started it."""
+    if isinstance(exc, psycopg.OperationalError):
+        return "the connection to the database was lost"
+    if isinstance(exc, FileNotFoundError):
+        return "the uploaded file is no longer on the server"
+    if isinstance(exc, MemoryError):
+        return "the worker ran out of memory"
+    if isinstance(exc, FileRefused):  # found deep in a file, past the rows checked at upload
+        return exc.message.rstrip(".")
+    return "an unexpected error (it is in the worker's log under this import's number)"
+
+
+def describe_failure(exc: BaseException) -> str:
+    """For the log: the error's kind, never a database message with values."""
+    return db_errors.describe(exc) if db_errors.is_database_error(exc) else type(exc).__name__
 
 
 def _remember_imported(conn: psycopg.Connection, import_id: int) -> None:
@@ -231,56 +386,68 @@ def _remember_imported(conn: psycopg.Connection, import_id: int) -> None:
     conn.commit()
 
 
-def mark_failed(import_id: int, error: str, conn: psycopg.Connection | None = None) -> None:
+def mark_failed(import_id: int, error: str, run_id: str | None, conn: psycopg.Connection | None = None) -> None:
+    """Fail the import's run `run_id`, if it is still queued or running: a
+    late callback of an earlier run never fails the run after it."""
     statement = ("UPDATE imports SET status = 'failed', finished_at = now(), error = %s"
-                 " WHERE id = %s AND status IN ('queued', 'running')")
+                 " WHERE id = %s AND status IN ('queued', 'running') AND job_id IS NOT DISTINCT FROM %s")
     if conn is not None:
-        conn.execute(statement, (error[:2000], import_id))
+        conn.execute(statement, (error[:2000], import_id, run_id))
         return
     with psycopg.connect(_psycopg_url(), autocommit=True) as own:
-        own.execute(statement, (error[:2000], import_id))
+        own.execute(statement, (error[:2000], import_id, run_id))
 
 
 def on_job_failure(job, connection, type, value, traceback) -> None:  # noqa: A002 (RQ's signature)
-    """RQ calls this when a job raises or its work horse dies."""
+    """RQ calls this when a job raises or its work horse dies, and when its
+    registry clean-up finds a job whose worker vanished (maybe long after a
+    rerun started): only the run this RQ job was is failed."""
     from ... import create_app
 
     import_id = job.args[0] if job.args else None
     if import_id is not None:
         with create_app().app_context():
-            mark_failed(import_id, f"{getattr(type, '__name__', type)}: {value}")
+            mark_failed(import_id, WORKER_STOPPED, job.id)
 
 
 def _psycopg_url() -> str:
     return db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+QUEUED_GRACE_SECONDS = 10  # a queued import's job may take this long to appear in Valkey
+
+
 def reconcile(job: ImportJob) -> None:
-    """A queued or running import whose RQ job is gone or dead is failed:
-    its worker died (killed, out of memory, machine restarted)."""
-    if job.status not in ("queued", "running") or not job.job_id:
+    """Tell a dead import from a live one when its page is shown:
+    - running, and its heartbeat (in PostgreSQL) stopped: its worker died
+      (killed, out of memory, machine restarted);
+    - queued, and the queue has no job for it: Valkey lost the queue.
+    A Valkey flush alone never fails a running import."""
+    if job.status not in ("queued", "running") or job.heartbeat_at is None:
         return
+    silence = (datetime.now(timezone.utc) - job.heartbeat_at).total_seconds()
+    if job.status == "running":
+        if silence > current_app.config["IMPORT_WORKER_HEARTBEAT"] * 6:
+            mark_failed(job.id, WORKER_STOPPED, job.job_id)
+            db.session.expire(job)
+        return
+    if silence < QUEUED_GRACE_SECONDS or not job.job_id:
+        return
+    from redis.exceptions import RedisError
     from rq.exceptions import NoSuchJobError
     from rq.job import Job, JobStatus
-    from rq.worker import Worker
 
-    connection = queue_connection()
     try:
-        rq_job = Job.fetch(job.job_id, connection=connection)
-        status = rq_job.get_status()
+        status = Job.fetch(job.job_id, connection=queue_connection(
+            timeout=current_app.config["VALKEY_TIMEOUT"])).get_status()
     except NoSuchJobError:
-        status, rq_job = None, None
-    except Exception:  # Valkey down: nothing to conclude
+        status = None
+    except RedisError:  # Valkey down: nothing to conclude
         return
-    dead = status in (None, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED)
-    if status == JobStatus.STARTED and rq_job.worker_name:
-        worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + rq_job.worker_name,
-                                    connection=connection)
-        silence = current_app.config["IMPORT_WORKER_HEARTBEAT"] * 6
-        last = worker.last_heartbeat if worker else None
-        if last is not None and last.tzinfo is None:
-            last = last.replace(tzinfo=timezone.utc)
-        dead = last is None or (datetime.now(timezone.utc) - last).total_seconds() > silence
-    if dead:
-        mark_failed(job.id, "The worker running this import stopped before it finished.")
-        db.session.expire(job)
+    if status is None:
+        mark_failed(job.id, LOST_FROM_QUEUE, job.job_id)
+    elif status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+        mark_failed(job.id, WORKER_STOPPED, job.job_id)
+    else:
+        return
+    db.session.expire(job)

@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from .. import audit, duplicate_guard
+from .. import audit, db_errors, duplicate_guard
 from ..employee_rules import clean_employee
 from ..errors import InvalidInput
 from ...valkey_store import ValkeyUnavailable, get_store
-from .files import FileFormat, iter_rows
+from .files import MAX_ROW_CHARS, FileFormat, read_records
 from .mapping import mapped_record
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ class Rejection:
 
 @dataclass
 class Batch:
-    rows: list[tuple[int, list[str]]]
+    rows: list[tuple[int, list[str], str | None]]  # record number, cells, a problem reading it
     last_row: int
     valid: list[tuple[int, dict, str, list[str]]] = field(default_factory=list)  # number, values, audit JSON, cells
     rejections: list[Rejection] = field(default_factory=list)
@@ -135,11 +135,11 @@ class ImportRunner:
         return self.counts
 
     def _validated_batches(self):
-        rows: list[tuple[int, list[str]]] = []
-        for number, cells in self._data_rows():
-            rows.append((number, cells))
+        rows: list[tuple[int, list[str], str | None]] = []
+        for record in self._data_rows():
+            rows.append(record)
             if len(rows) >= BATCH_ROWS:
-                yield self._prepare(Batch(rows=rows, last_row=number))
+                yield self._prepare(Batch(rows=rows, last_row=record[0]))
                 rows = []
         if rows:
             yield self._prepare(Batch(rows=rows, last_row=rows[-1][0]))
@@ -153,24 +153,31 @@ class ImportRunner:
         return batch
 
     def _data_rows(self):
-        rows = iter_rows(self.settings.path, self.settings.file_format)
-        for number, cells in rows:
-            if self.settings.has_header and number == 1:
-                continue
-            if number <= self.settings.resume_row:
-                continue
-            yield number, cells
+        """The file's records after its header (the first non-blank record,
+        when it has one) and after the rows a previous run committed."""
+        records = read_records(self.settings.path, self.settings.file_format)
+        if self.settings.has_header:
+            next(records, None)
+        for record in records:
+            if record[0] > self.settings.resume_row:
+                yield record
 
     def _run_batch(self, batch: Batch) -> None:
+        # Each batch runs in a savepoint, so that a retry (or, in the modes
+        # that keep one transaction, any failure of this batch) undoes this
+        # batch alone, never the batches before it.
         for attempt in range(5):
+            self.conn.execute("SAVEPOINT batch")
             try:
                 counts = self._write(batch)
                 break
             except psycopg.errors.DeadlockDetected:
                 # Another import inserting the same keys in another order:
-                # this batch is rolled back whole; try it again.
-                self.conn.rollback()
+                # undo this batch and try it again.
+                self.conn.execute("ROLLBACK TO SAVEPOINT batch")
+                self.conn.execute("RELEASE SAVEPOINT batch")
                 self.departments.clear()
+                self.remembered, self.forgotten = [], []
                 log.warning("import %s: deadlock, retrying batch ending at row %s",
                             self.settings.import_id, batch.last_row)
                 time.sleep(0.1 * (attempt + 1))
@@ -193,7 +200,10 @@ class ImportRunner:
         seen_ids: dict[str, int] = {}
         seen_emails: dict[str, int] = {}
         mapping = self.settings.mapping
-        for number, cells in batch.rows:
+        for number, cells, problem in batch.rows:
+            if problem:  # past a size limit: refused whole, its cells cut short
+                batch.rejections.append(Rejection(number, "invalid", None, problem, cells))
+                continue
             raw, errors = mapped_record(cells, mapping)
             try:
                 if errors:
@@ -237,9 +247,16 @@ class ImportRunner:
             rejected = {r.row_number for r in rejections}
             to_stage += [row for row in batch.valid if row[0] in flagged and row[0] not in rejected]
 
-        inserted_rows = self._insert(to_stage) if to_stage else set()
-        conflicts = [row for row in to_stage if row[0] not in inserted_rows]
-        rejections += self._explain_conflicts(conflicts, stale_ok=False)
+        inserted_rows, refused = self._insert_isolating(to_stage) if to_stage else (set(), [])
+        rejections += refused
+        refused_rows = {r.row_number for r in refused}
+        conflicts = [row for row in to_stage if row[0] not in inserted_rows and row[0] not in refused_rows]
+        conflict_rejections = self._explain_conflicts(conflicts, stale_ok=False)
+        # A row this import stored itself at this very row number (a run that
+        # stopped after its COPY but before its bookkeeping) is not a duplicate.
+        rejected_numbers = {r.row_number for r in conflict_rejections}
+        inserted_rows |= {row[0] for row in conflicts if row[0] not in rejected_numbers}
+        rejections += conflict_rejections
         updated = 0
         if self.settings.on_existing == "update":
             rejections, updated = self._update_existing(batch, rejections)
@@ -255,6 +272,8 @@ class ImportRunner:
             total.add(counts)
             save_progress(self.conn, self.settings.import_id, total, batch.last_row)
             self.conn.commit()
+        else:
+            self.conn.execute("RELEASE SAVEPOINT batch")
         return counts
 
     def _flagged_by_valkey(self, rows) -> set[int]:
@@ -279,7 +298,35 @@ class ImportRunner:
         return {row[0] for row, id_hit, email_hit in zip(rows, id_hits, email_hits)
                 if id_hit or (email_hit and row[1]["email"])}
 
-    def _insert(self, rows) -> set[int]:
+    def _insert_isolating(self, rows) -> tuple[set[int], list[Rejection]]:
+        """Insert rows: (row numbers stored, rejections). A row PostgreSQL
+        refuses for its values (a duplicate is not refused: ON CONFLICT skips
+        it) is found by halving the rows and rejected alone, with the reason
+        in words; the other rows are stored."""
+        self.conn.execute("SAVEPOINT rows")
+        try:
+            returned = self._insert(rows)
+        except db_errors.ROW_ERRORS as exc:
+            self.conn.execute("ROLLBACK TO SAVEPOINT rows")
+            self.conn.execute("RELEASE SAVEPOINT rows")
+            self.departments.clear()  # departments created in the savepoint are gone
+            if len(rows) > 1:
+                half = len(rows) // 2
+                first, first_refused = self._insert_isolating(rows[:half])
+                second, second_refused = self._insert_isolating(rows[half:])
+                return first | second, first_refused + second_refused
+            number, _, _, cells = rows[0]
+            kind, field_name, reason = db_errors.row_refusal(exc)
+            log.warning("import %s: row %s refused by PostgreSQL: %s", self.settings.import_id, number,
+                        db_errors.describe(exc))
+            return set(), [Rejection(number, kind, field_name, reason, cells)]
+        self.conn.execute("RELEASE SAVEPOINT rows")
+        self.remembered += [{"employee_id": employee_id, "email": email} for _, employee_id, email in returned]
+        return {row_number for row_number, _, _ in returned}, []
+
+    def _insert(self, rows) -> list[tuple[int, str, str | None]]:
+        """COPY the rows into the staging table, INSERT ... ON CONFLICT DO
+        NOTHING with their audit entries: the (row, ID, e-mail) stored."""
         self._resolve_departments(rows)
         cur = self.conn.cursor()
         cur.execute("TRUNCATE import_staging")
@@ -291,11 +338,9 @@ class ImportRunner:
                                 values["email"], values["phone"], department_id, values["job_title"],
                                 values["employment_type"], values["location"], values["hire_date"],
                                 values["status"], values["termination_date"], changes))
-        returned = cur.execute(INSERT_SQL, {"import_id": self.settings.import_id,
-                                            "actor_id": self.settings.actor_id,
-                                            "actor_name": self.settings.actor_name}).fetchall()
-        self.remembered += [{"employee_id": employee_id, "email": email} for _, employee_id, email in returned]
-        return {row_number for row_number, _, _ in returned}
+        return cur.execute(INSERT_SQL, {"import_id": self.settings.import_id,
+                                        "actor_id": self.settings.actor_id,
+                                        "actor_name": self.settings.actor_name}).fetchall()
 
     def _resolve_departments(self, rows) -> None:
         names = {row[1]["department"] for row in rows if row[1]["department"]}
@@ -327,6 +372,9 @@ class ImportRunner:
                 holders_by_email[email] = holder
         rejections, stale = [], {}
         for number, values, _, cells in rows:
+            holder = holders_by_id.get(values["employee_id"]) or holders_by_email.get(values["email"])
+            if holder and holder[2] == self.settings.import_id and holder[3] == number:
+                continue  # stored by this import from this very row: not a duplicate of itself
             if values["employee_id"] in holders_by_id:
                 holder, what = holders_by_id[values["employee_id"]], f"employee_id {values['employee_id']}"
                 field_name = "employee_id"
@@ -365,7 +413,19 @@ class ImportRunner:
                     or "also on row" in rejection.error):
                 keep.append(rejection)
                 continue
-            problem = self._update_one(values)
+            self.conn.execute("SAVEPOINT row")
+            try:
+                problem = self._update_one(values)
+            except db_errors.ROW_ERRORS as exc:  # refused for its values: this row alone
+                self.conn.execute("ROLLBACK TO SAVEPOINT row")
+                self.conn.execute("RELEASE SAVEPOINT row")
+                self.departments.clear()
+                kind, field_name, reason = db_errors.row_refusal(exc)
+                log.warning("import %s: update from row %s refused by PostgreSQL: %s", self.settings.import_id,
+                            rejection.row_number, db_errors.describe(exc))
+                keep.append(Rejection(rejection.row_number, kind, field_name, reason, rejection.cells))
+                continue
+            self.conn.execute("RELEASE SAVEPOINT row")
             if problem:
                 keep.append(Rejection(rejection.row_number, "duplicate", "email", problem, rejection.cells))
             else:
@@ -412,7 +472,25 @@ class ImportRunner:
         with conn.cursor().copy("COPY import_rejections (import_id, row_number, kind, field, error, cells)"
                                 " FROM STDIN") as copy:
             for r in rejections:
-                copy.write_row((self.settings.import_id, r.row_number, r.kind, r.field, r.error, r.cells))
+                copy.write_row((self.settings.import_id, r.row_number, r.kind, r.field, storable(r.error),
+                                [storable(cell) for cell in bounded(r.cells)]))
+
+
+def bounded(cells: list[str]) -> list[str]:
+    """A rejected row's cells, cut to MAX_ROW_CHARS characters in all."""
+    if sum(map(len, cells)) <= MAX_ROW_CHARS:
+        return cells
+    kept, room = [], MAX_ROW_CHARS
+    for cell in cells:
+        kept.append(cell[:room])
+        room -= len(kept[-1])
+    return kept
+
+
+def storable(text: str) -> str:
+    """Text PostgreSQL can keep whatever a file held: a NUL (which no text
+    column accepts) becomes U+FFFD, the mark of a character that was lost."""
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
 
 def prefetched(items, depth: int):

@@ -7,13 +7,16 @@ from ...extensions import db
 from ...models import Department, Employee, ImportJob, ImportRejection, User
 from .. import employees
 from ..employee_rules import FIELD_NAMES, FIELD_RULES
-from ..spreadsheet import BOM, csv_text, safe_cell
-from .files import iter_rows
+from ..spreadsheet import BOM, csv_text
+from .files import read_records
 from .jobs import file_format
 from .mapping import IGNORE
 
 EXPORT_COLUMNS = FIELD_NAMES  # the same columns the import takes, so an export re-imports
 SHOWN_REJECTIONS = 100
+# A rejected row keeps at most MAX_ROW_CHARS characters of cells, so a fetch
+# of this many rows stays around 100 MB even for a file of hostile rows.
+REJECTED_ROWS_PER_FETCH = 100
 
 
 def recent_imports(limit: int = 100) -> list[tuple[ImportJob, str | None]]:
@@ -44,6 +47,8 @@ def report(job: ImportJob) -> dict:
             outcome = f"All {job.rows_read:,} rows already exist: nothing changed."
         else:
             outcome = f"{job.inserted + job.updated:,} of {job.rows_read:,} rows imported."
+    elif job.status == "failed" and job.started_at is None:
+        outcome = f"The import did not start: {job.error or 'unknown error'}."
     elif job.status == "failed":
         outcome = (f"The import stopped: {job.error or 'unknown error'}. "
                    + (f"{job.inserted:,} rows were added before it stopped (rows up to {job.resume_row:,} "
@@ -56,10 +61,13 @@ def report(job: ImportJob) -> dict:
     }
 
 
-def first_rejections(job: ImportJob) -> list[ImportRejection]:
-    return list(db.session.execute(
-        select(ImportRejection).where(ImportRejection.import_id == job.id)
-        .order_by(ImportRejection.row_number).limit(SHOWN_REJECTIONS)).scalars())
+def first_rejections(job: ImportJob) -> list:
+    """The first rejected rows, as the page shows them: their cells (which
+    can be large) stay in the database for rejected.csv."""
+    return db.session.execute(
+        select(ImportRejection.row_number, ImportRejection.kind, ImportRejection.field, ImportRejection.error)
+        .where(ImportRejection.import_id == job.id)
+        .order_by(ImportRejection.row_number).limit(SHOWN_REJECTIONS)).all()
 
 
 def rejected_rows_csv(job: ImportJob):
@@ -67,9 +75,9 @@ def rejected_rows_csv(job: ImportJob):
     yield BOM + csv_text([[*_original_header(job), "row", "error"]])
     stmt = (select(ImportRejection.row_number, ImportRejection.error, ImportRejection.cells)
             .where(ImportRejection.import_id == job.id).order_by(ImportRejection.row_number)
-            .execution_options(yield_per=2000))
+            .execution_options(yield_per=REJECTED_ROWS_PER_FETCH))
     for partition in db.session.execute(stmt).partitions():
-        yield csv_text([*(safe_cell(c) for c in cells), row_number, safe_cell(error)]
+        yield csv_text([*cells, row_number, error]
                        for row_number, error, cells in partition)
 
 
@@ -77,7 +85,7 @@ def _original_header(job: ImportJob) -> list[str]:
     """The file's header row, or, for a file without one, the mapped field
     names (so the rejected rows can be uploaded again without mapping)."""
     if job.has_header:
-        for _, cells in iter_rows(job.stored_path, file_format(job)):
+        for _, cells, _ in read_records(job.stored_path, file_format(job)):
             return cells
     return [target if target != IGNORE else f"column_{i + 1}" for i, target in enumerate(job.mapping or [])]
 
@@ -104,4 +112,4 @@ def export_employees_csv(query: employees.EmployeeQuery):
             .where(*employees.filter_conditions(query)).order_by(Employee.id)
             .execution_options(yield_per=5000))
     for partition in db.session.execute(stmt).partitions():
-        yield csv_text([safe_cell(value) for value in row] for row in partition)
+        yield csv_text(partition)
