@@ -72,6 +72,22 @@ def test_a_missed_write_is_remembered_across_processes_and_retries(app, login, p
     wait_for(lambda: valkey.sismember(IDS_KEY, "E2") and missed_writes_since(pg) is None)
 
 
+def test_after_a_valkey_hang_the_sets_are_rebuilt_once_it_answers(login, pg, valkey, pause_valkey):
+    hr = login("hr")
+    built_before = valkey.get(READY_KEY)
+    with pause_valkey():  # longer than VALKEY_TIMEOUT: each write after commit gives up
+        assert hr.submit("/employees/new", employee("E1")).status_code == 303
+        assert hr.submit("/employees/new", employee("E2")).status_code == 303
+        assert missed_writes_since(pg) is not None
+    # Valkey answers again: the next check anyone makes sets the repair going,
+    # and the sets are rebuilt from PostgreSQL (newer than the hang).
+    def rebuilt():
+        assert "already taken" in hr.get("/employees/check-id", params={"employee_id": "e2"}).text
+        return missed_writes_since(pg) is None and valkey.get(READY_KEY) not in (None, built_before)
+    wait_for(rebuilt)
+    assert valkey.sismember(IDS_KEY, "E1") and valkey.sismember(IDS_KEY, "E2")
+
+
 def seed_employees(pg, count: int) -> None:
     pg.execute("INSERT INTO employees (employee_id, first_name, last_name, email)"
                " SELECT 'R' || n, 'Ada', 'Name' || n, 'r' || n || '@example.com' FROM generate_series(1, %s) n",
