@@ -1,8 +1,12 @@
 #!/usr/bin/env python3
 """The two commands that matter on a fresh machine with only Python 3.11:
 
-    python3 dev.py serve    run the app on http://127.0.0.1:8000
+    python3 dev.py serve    run the app on http://127.0.0.1:8000 (PORT=... for another port)
     python3 dev.py test     run the test suite (extra arguments go to pytest)
+
+and one for accounts, from any shell, whether or not `serve` is running:
+
+    python3 dev.py create-user NAME --role admin|hr|viewer
 
 Both create .venv and install requirements-dev.txt when needed (again only
 when a requirements file changes). `serve` starts an embedded PostgreSQL and
@@ -68,14 +72,18 @@ def create_first_admin(env: dict) -> None:
         password = secrets.token_urlsafe(12)
         users.create_user("admin", password, "admin")
     print("\n  First admin created.  Username: admin   Password: " + password)
-    print("  (Shown once. Add accounts with: flask --app employee_app create-user NAME --role hr)\n")
+    print("  (Shown once. Add accounts on /admin/users, or from another shell:"
+          " python3 dev.py create-user NAME --role hr)\n")
 
 
 def serve() -> int:
     from employee_app.devservers import EmbeddedPostgres, EmbeddedValkey
 
     INSTANCE.mkdir(exist_ok=True)
-    # A SIGTERM (e.g. from a process manager) stops the servers like Ctrl-C.
+    # Ctrl-C and `kill -INT` stop everything, even when a script started this
+    # in the background (which leaves SIGINT ignored); a SIGTERM (e.g. from a
+    # process manager) does the same.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     env = dict(os.environ, SECRET_KEY=secret_key())
     postgres = valkey = gunicorn = worker = None
@@ -97,13 +105,19 @@ def serve() -> int:
         worker = subprocess.Popen([*flask, "worker"], env=env, cwd=ROOT)
         gunicorn = subprocess.Popen(
             [str(VENV / "bin" / "gunicorn"), "--workers", "2", "--threads", "4",
-             "--bind", f"127.0.0.1:{port}", "--access-logfile", "-", "wsgi:app"],
+             "--bind", f"127.0.0.1:{port}", "--access-logfile", "-",
+             # gunicorn's control socket is one path per user by default,
+             # which every other gunicorn on the machine would share.
+             "--no-control-socket", "wsgi:app"],
             env=env, cwd=ROOT,
         )
         return gunicorn.wait()
     except KeyboardInterrupt:
         return 0
     finally:
+        # A second Ctrl-C must not cut the shutdown short (the servers would
+        # be left running).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         for process in (gunicorn, worker):
             if process and process.poll() is None:
                 process.terminate()
@@ -122,14 +136,43 @@ def test(args: list[str]) -> int:
     return subprocess.call([str(VENV_PYTHON), "-m", "pytest", *args], cwd=ROOT)
 
 
+def create_user(args: list[str]) -> int:
+    """`flask create-user` on the laptop's database: the embedded PostgreSQL
+    under instance/ (started for the moment if `serve` is not running, and
+    left as it was found), or DATABASE_URL."""
+    from employee_app.devservers import EmbeddedPostgres
+
+    env = dict(os.environ, SECRET_KEY=secret_key())
+    postgres = None
+    if not os.environ.get("DATABASE_URL"):
+        data = INSTANCE / "pgdata"
+        if not data.exists():
+            print("There is no database yet: run `python3 dev.py serve` once first.")
+            return 1
+        running = (data / "postmaster.pid").exists()
+        postgres = EmbeddedPostgres(data).start()
+        env["DATABASE_URL"] = postgres.ensure_database("employee_app")
+        if running:
+            postgres = None  # serve's server: leave it running
+    try:
+        return subprocess.call([str(VENV / "bin" / "flask"), "--app", "employee_app", "create-user", *args],
+                               env=env, cwd=ROOT)
+    finally:
+        if postgres:
+            postgres.stop()
+
+
+COMMANDS = {"serve": lambda args: serve(), "test": test, "create-user": create_user}
+
+
 def main() -> int:
     command, args = (sys.argv[1], sys.argv[2:]) if len(sys.argv) > 1 else ("", [])
-    if command not in ("serve", "test"):
+    if command not in COMMANDS:
         print(__doc__)
         return 2
     ensure_venv()
     sys.path.insert(0, str(ROOT))
-    return serve() if command == "serve" else test(args)
+    return COMMANDS[command](args)
 
 
 if __name__ == "__main__":

@@ -109,7 +109,7 @@ def live_server(app, app_env):
          "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
          # Idle connections stay open longer than any pause in a test, so a
          # client never reuses one the server is closing at that moment.
-         "--keep-alive", "75", "wsgi:app"],
+         "--keep-alive", "75", "--no-control-socket", "wsgi:app"],
         cwd=ROOT, env=env,
     )
     base_url = f"http://127.0.0.1:{port}"
