@@ -9,9 +9,9 @@ from ..security import role_required
 from ..services import employees
 from ..services.errors import InvalidInput
 from ..services.importer import jobs, mapping, reports
-from ..services.importer.files import FileRefused
+from ..services.importer.files import MAX_COLUMNS, FileRefused
 from . import bp, export_bp
-from .forms import MappingForm, UploadForm
+from .forms import MODES, MappingForm, UploadForm
 
 can_import = role_required("admin", "hr")
 
@@ -19,22 +19,19 @@ can_import = role_required("admin", "hr")
 @bp.route("")
 @can_import
 def index():
-    return render_template("imports/list.html", imports=reports.recent_imports())
+    return render_template("imports/list.html", imports=reports.recent_imports(), modes=reports.MODE_WORDS)
 
 
 @bp.route("/new", methods=["GET", "POST"])
 @can_import
 def new():
     form = UploadForm()
-    if not current_user.has_role("admin"):
-        del form.on_existing  # updating existing records is for admins
     status, message = 200, None
     if form.validate_on_submit():
         upload = form.file.data
         try:
             job = jobs.create_import(upload.stream, upload.filename, mode=form.mode.data,
-                                     on_existing=form.on_existing.data if "on_existing" in form else "skip",
-                                     user=current_user)
+                                     on_existing=form.on_existing.data, user=current_user)
         except FileRefused as refused:
             status, message = refused.status, refused.message
         else:
@@ -59,22 +56,54 @@ def confirm_mapping(import_id: int):
     job = _import_or_404(import_id)
     if job.status != "mapping":
         return redirect(url_for(".show", import_id=job.id), 303)
-    form = MappingForm(has_header=job.has_header)
-    preview = jobs.preview(job)
-    chosen, status, message = list(job.mapping or []), 200, None
+    try:
+        return _mapping_page(job)
+    except FileNotFoundError:  # cancelled from another tab meanwhile: its file is gone
+        return redirect(url_for(".show", import_id=job.id), 303)
+
+
+def _mapping_page(job: ImportJob):
+    form = MappingForm()
+    preview, status, message = None, 200, None
     if form.validate_on_submit():
-        chosen = [request.form.get(f"column-{i}", mapping.IGNORE) for i in range(preview.width)]
-        try:
-            jobs.confirm_mapping(job, chosen, form.has_header.data)
-        except InvalidInput as error:
-            status, message = 400, " ".join(error.errors.values())
+        chosen = chosen_targets()
+        if form.action.data == "preview":  # the header switch (htmx) or the page's "Update the preview"
+            preview = jobs.preview(job, form.has_header.data, chosen)
+            if request.headers.get("HX-Request"):
+                return render_template("imports/_mapping_columns.html", preview=preview,
+                                       targets=mapping.TARGET_LABELS)
         else:
-            return redirect(url_for(".show", import_id=job.id), 303)
+            try:
+                jobs.confirm_mapping(job, chosen, form.has_header.data)
+            except InvalidInput as error:
+                status, message = 400, " ".join(error.errors.values())
+                preview = jobs.preview(job, form.has_header.data, chosen)
+            else:
+                return redirect(url_for(".show", import_id=job.id), 303)
     elif form.is_submitted():
-        status = 400
-    chosen += [mapping.IGNORE] * (preview.width - len(chosen))
-    return render_template("imports/mapping.html", job=job, form=form, preview=preview, chosen=chosen,
+        status, message = 400, " ".join(e for errors in form.errors.values() for e in errors)
+    return render_template("imports/mapping.html", job=job, form=form, preview=preview or jobs.preview(job),
                            targets=mapping.TARGET_LABELS, message=message), status
+
+
+def chosen_targets() -> list[str]:
+    """The fields chosen in the selects column-0, column-1, ... in order."""
+    chosen = []
+    while len(chosen) < MAX_COLUMNS and (target := request.form.get(f"column-{len(chosen)}")) is not None:
+        chosen.append(target)
+    return chosen
+
+
+@bp.route("/<bigint_id:import_id>/cancel", methods=["POST"])
+@can_import
+def cancel(import_id: int):
+    job = _import_or_404(import_id)
+    try:
+        jobs.cancel(job)
+    except jobs.NotCancellable:
+        abort(409, f"Import #{job.id} is {reports.status_badge(job)[1]}: only an import waiting for its "
+                   "column mapping can be cancelled.")
+    return redirect(url_for(".show", import_id=job.id), 303)
 
 
 @bp.route("/<bigint_id:import_id>")
@@ -82,8 +111,8 @@ def confirm_mapping(import_id: int):
 def show(import_id: int):
     job = _import_or_404(import_id)
     jobs.reconcile(job)
-    return render_template("imports/show.html", job=job, report=reports.report(job),
-                           rejections=reports.first_rejections(job))
+    return render_template("imports/show.html", job=job, entry=reports.entry(job, reports.uploader(job)),
+                           modes=dict(MODES), report=reports.report(job), rejections=reports.first_rejections(job))
 
 
 @bp.route("/<bigint_id:import_id>/progress")
@@ -93,7 +122,7 @@ def progress(import_id: int):
     job = _import_or_404(import_id)
     jobs.reconcile(job)
     report = reports.report(job)
-    rejections = reports.first_rejections(job) if report["finished"] else []
+    rejections = reports.first_rejections(job) if report.finished else []
     return render_template("imports/_progress.html", job=job, report=report, rejections=rejections)
 
 

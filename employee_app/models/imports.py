@@ -9,8 +9,11 @@ from ..extensions import db
 
 IMPORT_MODES = ("valid_rows", "all_or_nothing", "dry_run")
 ON_EXISTING = ("skip", "update")
-# uploaded -> (mapping) -> queued -> running -> done | failed
-IMPORT_STATUSES = ("mapping", "queued", "running", "done", "failed")
+# uploaded -> (mapping -> cancelled) -> queued -> running -> an outcome:
+# done (rows stored), checked (a dry run: nothing written), refused (all or
+# nothing with problems: nothing written) or failed.
+IMPORT_STATUSES = ("mapping", "queued", "running", "done", "checked", "refused", "cancelled", "failed")
+FINISHED_STATUSES = ("done", "checked", "refused", "cancelled", "failed")
 
 
 class ImportJob(db.Model):
@@ -37,6 +40,8 @@ class ImportJob(db.Model):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Counts: inserted + updated + duplicates + invalid = rows_read when done.
+    # A dry run or a refused all-or-nothing writes nothing: there inserted and
+    # updated count the rows that would have been (pages say so in words).
     rows_read: Mapped[int] = mapped_column(BigInteger, server_default="0")
     inserted: Mapped[int] = mapped_column(BigInteger, server_default="0")
     updated: Mapped[int] = mapped_column(BigInteger, server_default="0")
@@ -76,10 +81,11 @@ class ImportRejection(db.Model):
 
 
 class ColumnMapping(db.Model):
-    """A confirmed mapping, remembered for files with the same headers."""
+    """A confirmed mapping, remembered for files with the same headers, or
+    for headerless files of the same shape (mapping.header_key, shape_key)."""
     __tablename__ = "column_mappings"
 
-    header_key: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the normalised headers
+    header_key: Mapped[str] = mapped_column(String(64), primary_key=True)  # a sha256: see mapping.py
     mapping: Mapped[list] = mapped_column(JSONB)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
                                                  onupdate=func.now())

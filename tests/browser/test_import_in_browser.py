@@ -37,11 +37,13 @@ def test_upload_watch_the_progress_reach_100_and_download_the_rejected_rows(page
     page.get_by_role("button", name="Upload").click()
 
     expect(page).to_have_url(re.compile(r"/imports/\d+$"))
-    expect(page.locator("#import-bar")).to_have_attribute("value", "100", timeout=60_000)
-    expect(page.locator("#import-status")).to_have_text("done")
+    expect(page.locator("#import-bar")).to_be_visible()  # the progress, while it runs
+    expect(page.locator("#import-status")).to_have_text("done", timeout=60_000)
+    expect(page.locator("#count-added")).to_have_text("39,960")
     expect(page.locator("#import-sum")).to_contain_text(
         "39,960 inserted + 0 duplicates + 40 invalid = 40,000 of 40,000 rows read")
-    expect(page.locator("#rejections")).to_contain_text("hire_date 2024-02-30 is not a date")
+    expect(page.locator("#rejections")).to_contain_text("Hire date 2024-02-30 is not a date")
+    expect(page.locator("#rejections tbody tr").first).to_contain_text("Hire date")  # the Field column, in words
 
     with page.expect_download() as download_info:
         page.locator("#rejected-link").click()

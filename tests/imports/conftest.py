@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+from employee_app.models.imports import FINISHED_STATUSES
+
 from ..conftest import ROOT
 from ..helpers import HttpClient, csrf_token
 
@@ -91,12 +93,12 @@ def import_id_of(response) -> int:
 
 
 def wait_for_import(pg, import_id: int, timeout: float = 60) -> dict:
-    """The import's row once it is done or failed."""
+    """The import's row once it has finished (done, checked, refused, cancelled or failed)."""
     deadline = time.monotonic() + timeout
     while True:
         row = pg.execute("SELECT status, rows_read, inserted, updated, duplicates, invalid, error, resume_row"
                          " FROM imports WHERE id = %s", (import_id,)).fetchone()
-        if row and row[0] in ("done", "failed"):
+        if row and row[0] in FINISHED_STATUSES:
             keys = ("status", "rows_read", "inserted", "updated", "duplicates", "invalid", "error", "resume_row")
             return dict(zip(keys, row))
         assert time.monotonic() < deadline, f"import {import_id} still {row and row[0]} after {timeout} s"

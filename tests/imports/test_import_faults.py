@@ -181,7 +181,8 @@ def test_import_from_the_command_line(app_env, pg, tmp_path):
     done = subprocess.run([sys.executable, "-m", "flask", "--app", "employee_app", "import-csv", str(path)],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert "1,500 inserted, 0 duplicates, 0 invalid of 1,500 rows" in done.stdout
+    assert "1,500 inserted + 0 duplicates + 0 invalid = 1,500 of 1,500 rows read. 1,500 of 1,500 rows imported." \
+        in done.stdout
     assert pg.execute("SELECT count(*) FROM employees").fetchone()[0] == 1_500
     refused = subprocess.run([sys.executable, "-m", "flask", "--app", "employee_app", "import-csv", str(bad)],
                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)

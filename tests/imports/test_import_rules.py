@@ -98,11 +98,11 @@ def test_duplicates_inside_the_file_already_stored_and_differing_only_in_case(lo
     import_id, result = run_upload(hr, pg, csv_bytes(rows))
     assert counts(result) == (6004, 5999, 5, 0), result
     errors = rejections(pg, import_id)
-    assert errors[4] == "employee_id E000003 already exists (Ada Lovelace)."
-    assert errors[6002] == "employee_id E000010 is also on row 11 of this file."
-    assert errors[6003] == "email p20@example.com is also on row 21 of this file."
-    assert errors[6004].startswith("email taken@example.com already exists (employee E000003")
-    assert errors[6005] == "employee_id N1 is also on row 6003 of this file." or "N1" in errors[6005]
+    assert errors[4] == "Employee ID E000003 already exists (Ada Lovelace)."
+    assert errors[6002] == "Employee ID E000010 is also on row 11 of this file."
+    assert errors[6003] == "Work e-mail p20@example.com is also on row 21 of this file."
+    assert errors[6004].startswith("Work e-mail taken@example.com already exists (employee E000003")
+    assert errors[6005] == "Employee ID N1 is also on row 6003 of this file." or "N1" in errors[6005]
     assert stored_count(pg) == 6000
     assert pg.execute("SELECT count(DISTINCT employee_id), count(DISTINCT email) FROM employees").fetchone() \
         == (6000, 6000)
@@ -112,16 +112,16 @@ def test_all_or_nothing_and_dry_run_write_nothing(login, pg, worker):
     hr = login("hr")
     bad = [HEADER] + people(300) + [["E999", "No", "Date", "", "", "31/02/2024"]]
     import_id, result = run_upload(hr, pg, csv_bytes(bad), mode="all_or_nothing")
-    assert counts(result)[0] == 301 and result["invalid"] == 1
-    assert rejections(pg, import_id)[302] == "hire_date 31/02/2024 is not a date."
-    assert "Nothing was written" in hr.get(f"/imports/{import_id}").text
+    assert result["status"] == "refused" and counts(result)[0] == 301 and result["invalid"] == 1
+    assert rejections(pg, import_id)[302] == "Hire date 31/02/2024 is not a date."
+    assert "nothing was written" in hr.get(f"/imports/{import_id}").text
     assert stored_count(pg) == 0 and pg.execute("SELECT count(*) FROM audit_log").fetchone()[0] == 0
 
     _, result = run_upload(hr, pg, csv_bytes([HEADER] + people(300)), mode="dry_run")
-    assert counts(result) == (300, 300, 0, 0) and stored_count(pg) == 0
+    assert result["status"] == "checked" and counts(result) == (300, 300, 0, 0) and stored_count(pg) == 0
 
     _, result = run_upload(hr, pg, csv_bytes([HEADER] + people(300)), mode="all_or_nothing")
-    assert counts(result) == (300, 300, 0, 0) and stored_count(pg) == 300
+    assert result["status"] == "done" and counts(result) == (300, 300, 0, 0) and stored_count(pg) == 300
 
 
 def test_rejected_rows_download_fix_and_upload_again(login, pg, worker):
@@ -190,12 +190,25 @@ def test_an_admin_can_choose_to_update_existing_records(login, pg, valkey, worke
                          (import_id,)).fetchone()[0]
     assert changes == {"email": ["ada@example.com", "countess@example.com"],
                        "job_title": ["Analyst", "Chief Analyst"]}
-    assert rejections(pg, import_id)[3] == "email countess@example.com is also on row 2 of this file."
+    assert rejections(pg, import_id)[3] == "Work e-mail countess@example.com is also on row 2 of this file."
     assert valkey.sismember("employees:emails", "countess@example.com")
     assert not valkey.sismember("employees:emails", "ada@example.com")
 
-    # For HR staff the choice is not offered, and existing IDs are skipped.
-    hr = login("hr")
-    assert 'name="on_existing"' not in hr.get("/imports/new").text
-    _, result = run_upload(hr, pg, csv_bytes(second), on_existing="update")
+    # Skipping stays the default: the same rows again are duplicates.
+    _, result = run_upload(admin, pg, csv_bytes(second))
     assert (result["inserted"], result["updated"], result["duplicates"]) == (0, 0, 3)
+
+
+def test_hr_staff_can_choose_to_update_existing_records(login, pg, worker):
+    hr = login("hr")
+    assert 'name="on_existing" type="radio" value="update"' in hr.get("/imports/new").text
+    header = ["employee_id", "first_name", "last_name", "job_title"]
+    run_upload(hr, pg, csv_bytes([header, ["H1", "Ada", "Lovelace", "Analyst"]]))
+    import_id, result = run_upload(hr, pg, csv_bytes([header, ["H1", "Ada", "Lovelace", "Chief Analyst"]]),
+                                   on_existing="update")
+    assert (result["status"], result["inserted"], result["updated"], result["duplicates"]) == ("done", 0, 1, 0)
+    assert pg.execute("SELECT job_title FROM employees WHERE employee_id = 'H1'").fetchone() == ("Chief Analyst",)
+    assert pg.execute("SELECT actor_name FROM audit_log WHERE action = 'update' AND import_id = %s",
+                      (import_id,)).fetchone() == ("hr-user",)
+    page = hr.get(f"/imports/{import_id}").text
+    assert "updates that record" in page and 'id="count-updated">1<' in page

@@ -15,6 +15,7 @@ from sqlalchemy import func, update
 from ...extensions import db
 from ...models import ColumnMapping, ImportJob, User
 from .. import db_errors, duplicate_guard, text_rules
+from ..employee_rules import shown
 from ..errors import InvalidInput
 from . import mapping as mappings
 from .files import FileFormat, FileRefused, detect_format, estimate_xlsx_rows, read_records, save_stream
@@ -23,18 +24,37 @@ from .pipeline import Counts, ImportRunner, Settings, save_progress
 log = logging.getLogger(__name__)
 
 QUEUE_NAME = "imports"
-PREVIEW_ROWS = 6
 SAMPLE_ROWS = 200
+SAMPLES_PER_COLUMN = 3  # values the mapping page shows for each column
+SAMPLE_CHARS = 60  # ... each cut to this many characters
 JOB_TIMEOUT = 6 * 3600
 
 
 # --- from upload to job ------------------------------------------------------
 
 @dataclass
+class Column:
+    """One column of a file, as the mapping page shows it."""
+    number: int  # 1 for the first column
+    header: str | None  # its cell in the first row, when that row is a header
+    samples: list[str]  # a few different values from the rows after the header
+    target: str  # the field chosen (or suggested) for it
+
+    @property
+    def letter(self) -> str:
+        """Its name in a spreadsheet, where HR staff open the file: 1 -> A, 28 -> AB."""
+        letters, number = "", self.number
+        while number:
+            number, remainder = divmod(number - 1, 26)
+            letters = chr(ord("A") + remainder) + letters
+        return letters
+
+
+@dataclass
 class Preview:
-    first_row: list[str]
-    rows: list[list[str]]  # the first rows after the header (or all, without one)
-    width: int
+    has_header: bool
+    columns: list[Column]
+    remembered_shape: bool  # the mapping is the one confirmed last for headerless files of this shape
 
 
 def create_import(stream, filename: str, *, mode: str, on_existing: str, user: User | None,
@@ -78,7 +98,7 @@ def _create_import(path: str, stream, filename: str, *, mode: str, on_existing: 
     first_row = sample[0]
     has_header = mappings.looks_like_header(first_row)
     body = sample[1:] if has_header else sample
-    remembered = db.session.get(ColumnMapping, mappings.header_key(first_row)) if has_header else None
+    remembered = _remembered_mapping(sample, has_header)
     mapping = remembered.mapping if remembered else mappings.suggest_mapping(first_row, body, has_header)
     # Every column named a field (rejected.csv's own row and error aside).
     all_recognised = has_header and all(
@@ -97,7 +117,9 @@ def _create_import(path: str, stream, filename: str, *, mode: str, on_existing: 
     )
     db.session.add(job)
     db.session.commit()
-    straight_through = remembered is not None or all_recognised
+    # A mapping remembered for a headerless file's shape is only offered: a
+    # shape is a likeness, where the same headers are the same file layout.
+    straight_through = (has_header and remembered is not None) or all_recognised
     if straight_through and not mappings.mapping_problems(mapping):
         if queue:
             start(job, from_statuses=("mapping",))
@@ -137,30 +159,88 @@ def _estimate_rows(path: str, file_format: FileFormat, size: int, sample: list[l
     return int(size / max(sampled_bytes / len(sample), 1))
 
 
-def preview(job: ImportJob) -> Preview:
-    rows = _sample(job.stored_path, file_format(job))[: PREVIEW_ROWS + 1]
-    first_row = rows[0] if rows else []
+def _remembered_mapping(rows: list[list[str]], has_header: bool) -> ColumnMapping | None:
+    """The mapping confirmed last for files with these headers, or for
+    headerless files of this shape."""
+    return db.session.get(ColumnMapping, _mapping_key(rows, has_header))
+
+
+def _mapping_key(rows: list[list[str]], has_header: bool) -> str:
+    return mappings.header_key(rows[0]) if has_header else mappings.shape_key(rows)
+
+
+def preview(job: ImportJob, has_header: bool | None = None, chosen: list[str] | None = None) -> Preview:
+    """The file's columns for the mapping page, with the first row as a
+    header or not (has_header; the job's own setting by default) and the
+    fields chosen so far (the job's mapping by default)."""
+    rows = _sample(job.stored_path, file_format(job))
+    has_header = job.has_header if has_header is None else has_header
+    chosen = _fitted(chosen if chosen is not None else job.mapping or [], rows)
+    body = rows[1:] if has_header else rows
+    columns = [Column(number=index + 1,
+                      header=shown(rows[0][index], SAMPLE_CHARS) if has_header and index < len(rows[0]) else None,
+                      samples=_samples(body, index), target=target)
+               for index, target in enumerate(chosen)]
+    remembered = None if has_header else _remembered_mapping(rows, has_header)
+    return Preview(has_header=has_header, columns=columns,
+                   remembered_shape=remembered is not None and remembered.mapping == chosen)
+
+
+def _fitted(mapping: list[str], rows: list[list[str]]) -> list[str]:
+    """A target for each of the file's columns: choices past its last
+    column dropped, columns without one ignored."""
     width = max((len(row) for row in rows), default=0)
-    return Preview(first_row=first_row, rows=rows[1:] if job.has_header else rows, width=width)
+    return (list(mapping) + [mappings.IGNORE] * width)[:width]
+
+
+def _samples(rows: list[list[str]], index: int) -> list[str]:
+    """A few different values of a column, each on one line and cut short."""
+    samples: list[str] = []
+    for value in mappings.column_values(rows, index):
+        value = shown(" ".join(value.split()), SAMPLE_CHARS)
+        if value not in samples:
+            samples.append(value)
+            if len(samples) == SAMPLES_PER_COLUMN:
+                break
+    return samples
 
 
 def confirm_mapping(job: ImportJob, mapping: list[str], has_header: bool) -> None:
-    """Use the person's mapping, remember it for the same headers, queue the
-    import. Raises InvalidInput (nothing queued) if it cannot work."""
+    """Use the person's mapping, remember it for the same headers (or, for
+    a headerless file, the same shape), queue the import. Raises
+    InvalidInput (nothing queued) if it cannot work."""
     if job.status != "mapping":
         raise InvalidInput({"mapping": "This import has already started."})
     problems = mappings.mapping_problems(mapping)
     if problems:
         raise InvalidInput({"mapping": " ".join(problems)})
-    job.mapping, job.has_header = mapping, has_header
-    if has_header:
-        header = preview(job).first_row
-        key = mappings.header_key(header)
-        remembered = db.session.get(ColumnMapping, key) or ColumnMapping(header_key=key)
-        remembered.mapping = mapping
-        db.session.add(remembered)
+    rows = _sample(job.stored_path, file_format(job))
+    job.mapping, job.has_header = _fitted(mapping, rows), has_header
+    key = _mapping_key(rows, has_header)
+    remembered = db.session.get(ColumnMapping, key) or ColumnMapping(header_key=key)
+    remembered.mapping = job.mapping
+    db.session.add(remembered)
     db.session.commit()
     start(job, from_statuses=("mapping",))
+
+
+class NotCancellable(Exception):
+    """The import is past the column mapping: it can no longer be cancelled."""
+
+
+def cancel(job: ImportJob) -> None:
+    """Cancel an import waiting at the column mapping: nothing was written,
+    and its uploaded file is deleted. Cancelling a cancelled import again
+    (a second click) does nothing; one that started raises NotCancellable."""
+    cancelled = db.session.execute(
+        update(ImportJob).where(ImportJob.id == job.id, ImportJob.status == "mapping")
+        .values(status="cancelled", finished_at=func.now()).returning(ImportJob.id)).first()
+    db.session.commit()
+    db.session.refresh(job)
+    if cancelled is None and job.status != "cancelled":
+        raise NotCancellable(job.status)
+    if os.path.exists(job.stored_path):
+        os.unlink(job.stored_path)
 
 
 def file_format(job: ImportJob) -> FileFormat:
@@ -299,8 +379,7 @@ def _run(job: ImportJob, run_id: str | None, side: psycopg.Connection, url: str,
     settings = Settings(import_id=import_id, mode=mode, mapping=job.mapping, has_header=job.has_header,
                         file_format=file_format(job), path=job.stored_path,
                         actor_id=actor.id if actor else None, actor_name=actor.username if actor else None,
-                        resume_row=job.resume_row if mode == "valid_rows" else 0,
-                        on_existing=job.on_existing if actor and actor.role == "admin" else "skip")
+                        resume_row=job.resume_row if mode == "valid_rows" else 0, on_existing=job.on_existing)
     committed = Counts(job.rows_read, job.inserted, job.duplicates, job.invalid, job.updated)
     if mode != "valid_rows" or job.resume_row == 0:
         committed = Counts()
@@ -316,14 +395,21 @@ def _run(job: ImportJob, run_id: str | None, side: psycopg.Connection, url: str,
             raise
         if mode == "valid_rows":
             conn.commit()
+            outcome = "done"
         elif mode == "all_or_nothing" and counts.duplicates + counts.invalid == 0:
             conn.commit()
             _remember_imported(conn, import_id)
-        else:
-            conn.rollback()  # a dry run, or all or nothing with a problem: nothing written
+            outcome = "done"
+        else:  # nothing written
+            conn.rollback()
+            outcome = "checked" if mode == "dry_run" else "refused"
     save_progress(side, import_id, counts, runner.last_row if mode == "valid_rows" else 0)
-    side.execute("UPDATE imports SET status = 'done', finished_at = now() WHERE id = %s"
-                 " AND job_id IS NOT DISTINCT FROM %s", (import_id, run_id))
+    if outcome == "done" and counts.inserted + counts.updated:
+        # The list's unfiltered total is the planner's estimate
+        # (pg_class.reltuples): bring it up to date before the import says done.
+        side.execute("ANALYZE employees")
+    side.execute("UPDATE imports SET status = %s, finished_at = now() WHERE id = %s"
+                 " AND job_id IS NOT DISTINCT FROM %s", (outcome, import_id, run_id))
     return counts
 
 

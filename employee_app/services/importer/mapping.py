@@ -4,18 +4,19 @@ import hashlib
 import re
 from datetime import date
 
-from ..employee_rules import FIELD_NAMES, RULES_BY_NAME
+from ..employee_rules import FIELD_NAMES, RULES_BY_NAME, shown
 from ..spreadsheet import unquote_cell
 
 IGNORE = "ignore"
 FULL_NAME = "full_name"  # "Ada Lovelace": the last word is the last name
 FULL_NAME_LAST_FIRST = "full_name_last_first"  # "Lovelace, Ada"
 TARGETS = (*FIELD_NAMES, FULL_NAME, FULL_NAME_LAST_FIRST)
+# What the mapping page offers for a column, in words (and in this order).
 TARGET_LABELS = {
-    **{rule.name: f"{rule.name} ({rule.label})" for rule in RULES_BY_NAME.values()},
-    FULL_NAME: "full name (First Last)",
-    FULL_NAME_LAST_FIRST: "full name (Last, First)",
-    IGNORE: "ignore this column",
+    **{rule.name: rule.label for rule in RULES_BY_NAME.values()},
+    FULL_NAME: "Full name (First Last)",
+    FULL_NAME_LAST_FIRST: "Full name (Last, First)",
+    IGNORE: "Ignore this column",
 }
 # The columns rejected.csv adds to a file's own: ignored when it comes back.
 REPORT_COLUMNS = ("row", "error")
@@ -55,6 +56,20 @@ def header_key(headers: list[str]) -> str:
     return hashlib.sha256("\x1f".join(names).encode()).hexdigest()
 
 
+def shape_key(rows: list[list[str]]) -> str:
+    """Identifies "headerless files of the same shape" to remember a mapping:
+    as many columns, each holding the same kind of values (column_kind).
+    Prefixed, so that it never equals a header_key."""
+    width = max((len(row) for row in rows), default=0)
+    kinds = [column_kind(column_values(rows, index)) for index in range(width)]
+    return hashlib.sha256("\x1f".join(["shape", str(width), *kinds]).encode()).hexdigest()
+
+
+def column_values(rows: list[list[str]], index: int) -> list[str]:
+    """The non-empty values of one column."""
+    return [row[index].strip() for row in rows if index < len(row) and row[index].strip()]
+
+
 def looks_like_header(first_row: list[str]) -> bool:
     """A first row is a header if any of its cells names a known field."""
     return any(ALIASES.get(normalize_header(cell)) not in (None, IGNORE) for cell in first_row)
@@ -66,14 +81,14 @@ def suggest_mapping(first_row: list[str], sample: list[list[str]], has_header: b
     width = max([len(first_row), *(len(row) for row in sample)], default=0)
     mapping, used = [], set()
     for index in range(width):
-        values = [row[index].strip() for row in sample if index < len(row) and row[index].strip()]
+        values = column_values(sample, index)
         if has_header:
             header = first_row[index] if index < len(first_row) else ""
             target = ALIASES.get(normalize_header(header), IGNORE)
             if target == FULL_NAME and values and sum("," in v for v in values) > len(values) / 2:
                 target = FULL_NAME_LAST_FIRST
         else:
-            target = _guess_from_values(values, used)
+            target = _guess_from_values(values)
         if target in used:
             target = IGNORE
         if target != IGNORE:
@@ -84,37 +99,51 @@ def suggest_mapping(first_row: list[str], sample: list[list[str]], has_header: b
     return mapping
 
 
-def _guess_from_values(values: list[str], used: set) -> str:
+# The kinds of values a column can hold, tried in this order: (kind, the
+# pattern its values match, the share of values that must match it).
+_KINDS = (
+    ("email", r"[^@\s]+@[^@\s]+\.\w+", 0.8),
+    ("date", r"\d{4}-\d{2}-\d{2}([T ][\d:.]+Z?([+-][\d:]+)?)?|\d{1,2}[/.]\d{1,2}[/.]\d{4}", 0.8),
+    ("code", r"[A-Za-z]{0,4}-?\d+", 0.9),
+    ("name_last_first", r"[^\d,@]+,\s*[^\d,@]+", 0.8),
+    ("name", r"[^\d,@\s]+(\s+[^\d,@\s]+)+", 0.8),
+)
+# The field a column of each kind suggests, when the field is still free.
+_TARGET_OF_KIND = {"email": "email", "date": "hire_date", "code": "employee_id",
+                   "name_last_first": FULL_NAME_LAST_FIRST, "name": FULL_NAME}
+
+
+def column_kind(values: list[str]) -> str:
+    """What a column's values look like: one of _KINDS, "text" or "empty"."""
     if not values:
+        return "empty"
+    for kind, pattern, share in _KINDS:
+        if sum(1 for v in values if re.fullmatch(pattern, v)) / len(values) > share:
+            return kind
+    return "text"
+
+
+def _guess_from_values(values: list[str]) -> str:
+    kind = column_kind(values)
+    if kind == "code" and len(set(values)) < len(values):  # an ID column holds no repeats
         return IGNORE
-    def share(pattern):
-        return sum(1 for v in values if re.fullmatch(pattern, v)) / len(values)
-    if "email" not in used and share(r"[^@\s]+@[^@\s]+\.\w+") > 0.8:
-        return "email"
-    if "hire_date" not in used and share(r"\d{4}-\d{2}-\d{2}([T ][\d:.]+Z?([+-][\d:]+)?)?|\d{1,2}[/.]\d{1,2}[/.]\d{4}") > 0.8:
-        return "hire_date"
-    if "employee_id" not in used and share(r"[A-Za-z]{0,4}-?\d+") > 0.9 and len(set(values)) == len(values):
-        return "employee_id"
-    if FULL_NAME not in used and share(r"[^\d,@]+,\s*[^\d,@]+") > 0.8:
-        return FULL_NAME_LAST_FIRST
-    if FULL_NAME not in used and share(r"[^\d,@\s]+(\s+[^\d,@\s]+)+") > 0.8:
-        return FULL_NAME
-    return IGNORE
+    return _TARGET_OF_KIND.get(kind, IGNORE)
 
 
 def mapping_problems(mapping: list[str]) -> list[str]:
     """What stops a mapping from being used, in words."""
     problems = []
     if "employee_id" not in mapping:
-        problems.append("No column is mapped to employee_id: every employee needs an ID.")
+        problems.append(f"No column is mapped to {TARGET_LABELS['employee_id']}: every employee needs an ID.")
     named = FULL_NAME in mapping or FULL_NAME_LAST_FIRST in mapping
     if not named and not {"first_name", "last_name"} <= set(mapping):
-        problems.append("Map columns to first_name and last_name, or one column to a full name.")
-    for target in set(mapping) - {IGNORE}:
-        if target not in TARGETS:
-            problems.append(f"{target} is not a field.")
-        elif mapping.count(target) > 1:
-            problems.append(f"More than one column is mapped to {target}.")
+        problems.append(f"Map columns to {TARGET_LABELS['first_name']} and {TARGET_LABELS['last_name']}, "
+                        "or one column to a full name.")
+    if set(mapping) - {*TARGETS, IGNORE}:  # a forged form: its values are never shown
+        problems.append("A column is mapped to something that is not a field.")
+    for target in TARGETS:
+        if mapping.count(target) > 1:
+            problems.append(f"More than one column is mapped to {TARGET_LABELS[target]}.")
     return problems
 
 
@@ -142,7 +171,7 @@ def mapped_record(cells: list[str], mapping: list[str]) -> tuple[dict, dict[str,
             try:
                 raw[name] = iso_date_text(raw[name])
             except ValueError as exc:
-                errors[name] = f"{name} {raw[name]} {exc}."
+                errors[name] = f"{RULES_BY_NAME[name].label} {shown(raw[name])} {exc}."
     return raw, errors
 
 

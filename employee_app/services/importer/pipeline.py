@@ -23,7 +23,7 @@ import psycopg
 from psycopg import sql
 
 from .. import audit, db_errors, duplicate_guard
-from ..employee_rules import clean_employee
+from ..employee_rules import RULES_BY_NAME, clean_employee
 from ..errors import InvalidInput
 from ...valkey_store import ValkeyUnavailable, get_store
 from .files import MAX_ROW_CHARS, FileFormat, read_records
@@ -32,6 +32,8 @@ from .mapping import mapped_record
 log = logging.getLogger(__name__)
 
 BATCH_ROWS = 5_000
+# Rejection reasons name fields as the forms do.
+ID_LABEL, EMAIL_LABEL = RULES_BY_NAME["employee_id"].label, RULES_BY_NAME["email"].label
 # The fields an import writes, in the staging table's and the COPY's order.
 COLUMNS = ("employee_id", "first_name", "last_name", "email", "phone", "department_id", "job_title",
            "employment_type", "location", "hire_date", "status", "termination_date")
@@ -94,6 +96,7 @@ class Rejection:
     field: str | None
     error: str
     cells: list[str]
+    in_this_file: bool = False  # a repeat of an earlier row of the same file
 
 
 @dataclass
@@ -218,12 +221,14 @@ class ImportRunner:
             if employee_id in seen_ids:
                 batch.rejections.append(Rejection(
                     number, "duplicate", "employee_id",
-                    f"employee_id {employee_id} is also on row {seen_ids[employee_id]} of this file.", cells))
+                    f"{ID_LABEL} {employee_id} is also on row {seen_ids[employee_id]} of this file.", cells,
+                    in_this_file=True))
                 continue
             if email and email in seen_emails:
                 batch.rejections.append(Rejection(
                     number, "duplicate", "email",
-                    f"email {email} is also on row {seen_emails[email]} of this file.", cells))
+                    f"{EMAIL_LABEL} {email} is also on row {seen_emails[email]} of this file.", cells,
+                    in_this_file=True))
                 continue
             seen_ids[employee_id] = number
             if email:
@@ -376,27 +381,29 @@ class ImportRunner:
             if holder and holder[2] == self.settings.import_id and holder[3] == number:
                 continue  # stored by this import from this very row: not a duplicate of itself
             if values["employee_id"] in holders_by_id:
-                holder, what = holders_by_id[values["employee_id"]], f"employee_id {values['employee_id']}"
+                holder, what = holders_by_id[values["employee_id"]], f"{ID_LABEL} {values['employee_id']}"
                 field_name = "employee_id"
             elif values["email"] and values["email"] in holders_by_email:
-                holder, what = holders_by_email[values["email"]], f"email {values['email']}"
+                holder, what = holders_by_email[values["email"]], f"{EMAIL_LABEL} {values['email']}"
                 field_name = "email"
             else:
                 if stale_ok:
                     stale[values["employee_id"]] = values["email"]
                 else:
-                    rejections.append(Rejection(number, "duplicate", "employee_id",
-                                                "conflicted with a record changed at the same moment; upload the row again.",
-                                                cells))
+                    rejections.append(Rejection(
+                        number, "duplicate", "employee_id",
+                        f"{ID_LABEL} {values['employee_id']} conflicted with a record changed at the same moment;"
+                        " upload the row again.", cells))
                 continue
             employee_id, name, import_id, import_row = holder
-            if import_id == self.settings.import_id and import_row != number:
+            in_this_file = import_id == self.settings.import_id and import_row != number
+            if in_this_file:
                 error = f"{what} is also on row {import_row} of this file."
             elif field_name == "email":
                 error = f"{what} already exists (employee {employee_id}, {name})."
             else:
                 error = f"{what} already exists ({name})."
-            rejections.append(Rejection(number, "duplicate", field_name, error, cells))
+            rejections.append(Rejection(number, "duplicate", field_name, error, cells, in_this_file))
         if stale:
             duplicate_guard.forget_values([{"employee_id": k, "email": v} for k, v in stale.items()])
         return rejections
@@ -409,8 +416,7 @@ class ImportRunner:
         keep, updated = [], 0
         for rejection in rejections:
             values = values_by_row.get(rejection.row_number)
-            if (values is None or rejection.field != "employee_id"
-                    or "also on row" in rejection.error):
+            if values is None or rejection.field != "employee_id" or rejection.in_this_file:
                 keep.append(rejection)
                 continue
             self.conn.execute("SAVEPOINT row")
@@ -438,14 +444,14 @@ class ImportRunner:
             " FROM employees e LEFT JOIN departments d ON d.id = e.department_id"
             " WHERE e.employee_id = %s FOR UPDATE OF e", (values["employee_id"],)).fetchone()
         if old is None:
-            return "the record was deleted while the file was imported; upload the row again."
+            return "The record was deleted while the file was imported; upload the row again."
         pk, old_email, old_department = old[0], old[1], old[2]
         before = dict(zip([c for c in COLUMNS if c != "department_id"], old[3:]), department=old_department)
         if values["email"] and values["email"] != old_email:
             holder = self.conn.execute("SELECT employee_id FROM employees WHERE email = %s AND id <> %s",
                                        (values["email"], pk)).fetchone()
             if holder:
-                return f"email {values['email']} already exists (employee {holder[0]})."
+                return f"{EMAIL_LABEL} {values['email']} already exists (employee {holder[0]})."
         changes = audit.diff(_as_json(before), _as_json(values))
         if not changes:
             return None
