@@ -19,10 +19,12 @@ What it does (everything on this machine, nothing left running afterwards):
 4. logs in and times, one request at a time, GETs of: (a) /employees,
    (b) a substring search for part of a common last name, (c) the
    name-ordered list at page --page (a keyset cursor computed outside the
-   timing), (d) the bare page; and two extra searches: (e) a substring that
-   matches nothing and (f) part of a common last name that sorts late;
+   timing), (d) the bare page; two extra searches: (e) a substring that
+   matches nothing and (f) part of a common last name that sorts late; and
+   the list's other orders and counts: (g) the largest status filter, counted
+   exactly, (h) hire dates newest first, (i) IDs in natural order;
 5. prints median / p95 and their ratios to the bare page, EXPLAIN ANALYZE of
-   the queries behind (b), (c), (e) and (f) (custom plan, and the generic
+   the queries behind (b), (c) and (e) to (i) (custom plan, and the generic
    plan that a prepared statement may switch to), the plans of any statement
    that took longer than --slow-ms while the app was being measured
    (auto_explain), and how the search plans change over --reanalyze fresh
@@ -57,7 +59,7 @@ PER_PAGE = 50
 COPY_SQL = ("COPY employees (employee_id, first_name, last_name, email, department_id, "
             "job_title, hire_date, status) FROM STDIN")
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-FIRST_ROW_RE = re.compile(r'href="/employees/(E\d+)"')
+FIRST_ROW_RE = re.compile(r'href="/employees/(E\d+)[?"]')  # a row's link may carry the list's parameters
 RESULT_COUNT_RE = re.compile(r'id="result-count"[^>]*>\s*(.*?)\s*</p>', re.S)
 
 BARE_APP = '''\
@@ -608,6 +610,7 @@ def run(args) -> None:
                 "ORDER BY last_name, first_name, id OFFSET %s LIMIT 2", (offset - 1,)).fetchall()
             in_sql = {term: conn.execute("SELECT count(*) FROM employees WHERE search_text LIKE %s",
                                          (f"%{term}%",)).fetchone()[0] for term in (q, late_q, rare_q)}
+            active = conn.execute("SELECT count(*) FROM employees WHERE status = 'active'").fetchone()[0]
         token = encode_cursor(Cursor([key_row[0], key_row[1], key_row[2]], False))
         expected_first = first_row[3]
         print(f"Page {page:,} by name: cursor after row {offset - 1:,} "
@@ -630,6 +633,12 @@ def run(args) -> None:
                   EmployeeQuery(q=rare_q, sort="name", per_page=PER_PAGE)),
             "f": (f"(f) search q={late_q} (late name)", app_session, f"/employees?q={late_q}",
                   EmployeeQuery(q=late_q, sort="name", per_page=PER_PAGE)),
+            "g": ("(g) status=active (exact count)", app_session, "/employees?status=active",
+                  EmployeeQuery(status="active", per_page=PER_PAGE)),
+            "h": ("(h) hire date, newest first", app_session, "/employees?sort=hire_date&dir=desc",
+                  EmployeeQuery(sort="hire_date", descending=True, per_page=PER_PAGE)),
+            "i": ("(i) ID, natural order", app_session, "/employees?sort=employee_id",
+                  EmployeeQuery(sort="employee_id", per_page=PER_PAGE)),
         }
         base = {"d": bench.bare_url}
         urls = {key: (session, base.get(key, bench.app_url) + path)
@@ -640,6 +649,9 @@ def run(args) -> None:
             found = RESULT_COUNT_RE.search(get_ok(*urls[key]).text)
             reported = " ".join(found.group(1).split()) if found else "?"
             print(f"{cases[key][0]}: the page reports {reported!r} (SQL: {in_sql[term]:,} rows match)")
+        found = RESULT_COUNT_RE.search(get_ok(*urls["g"]).text)
+        print(f"{cases['g'][0]}: the page reports {' '.join(found.group(1).split()) if found else '?'!r} "
+              f"(SQL: {active:,} rows)")
         deep = FIRST_ROW_RE.search(get_ok(app_session, urls["c"][1]).text)
         shown = deep.group(1) if deep else None
         if shown != expected_first:
@@ -665,7 +677,8 @@ def run(args) -> None:
             med, p95 = statistics_of(times[key])
             print(f"{label:<38} {len(times[key]):>4} {med:>10.2f} {p95:>9.2f} {min(times[key]):>7.2f} "
                   f"{max(times[key]):>8.2f} {med / bare_med:>9.2f} {p95 / bare_p95:>9.2f}")
-        print("(a)-(d) are the cases asked for; (e) and (f) are extra search cases; ratios are "
+        print("(a)-(d) are the cases asked for; (e) and (f) extra searches; (g)-(i) the filter count and "
+              "the other orders; ratios are "
               "against (d) measured in the same interleaved rounds.")
         if any(len(v) < args.requests for v in times.values()):
             print(f"(n < {args.requests}: the case's warm-up median was over {args.slow_case_ms:g} ms, "

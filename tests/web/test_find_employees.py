@@ -1,13 +1,17 @@
 """Finding employees: search, filters, sorting and keyset pagination over a
-few thousand rows loaded with COPY."""
+few thousand rows loaded with COPY; exact filter counts; the list's state
+carried to a record and back; bulk actions seen from the list; the empty app."""
 import random
 import re
 from datetime import date, timedelta
 from html import unescape
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-ROW_ID_RE = re.compile(r'<td><a href="/employees/([^"]+)">')
+from ..helpers import csrf_token
+
+ROW_ID_RE = re.compile(r'<td><a href="/employees/([^"?]+)')  # the list's parameters follow a "?"
 NEXT_RE = re.compile(r'<a href="([^"]+)" rel="next">')
 PREV_RE = re.compile(r'<a href="([^"]+)" rel="prev">')
 COUNT_RE = re.compile(r'id="result-count" role="status">([^<]*)<')
@@ -93,7 +97,8 @@ def test_filters_by_department_and_status(login, staff):
         next(p["department_id"] for p in staff if p["department"] == "Finance")
     expected = [p for p in staff if p["department"] == "Finance" and p["status"] == "on_leave"]
     response = viewer.get("/employees", params={"department": finance, "status": "on_leave"})
-    assert COUNT_RE.search(response.text).group(1).strip() == f"{len(expected)} employees"
+    assert 50 < len(expected) < 100
+    assert COUNT_RE.search(response.text).group(1).strip() == f"Showing 1–50 of {len(expected)} employees"
     found = walk(viewer, "/employees", {"department": finance, "status": "on_leave"})
     assert found == [p["employee_id"] for p in sorted(expected, key=name_key)]
 
@@ -132,8 +137,9 @@ def test_sort_headers_and_count_for_a_large_table(login, staff):
     viewer = login("viewer")
     page = viewer.get("/employees", params={"sort": "hire_date"}).text
     assert 'aria-sort="ascending"' in page
-    assert COUNT_RE.search(page).group(1).strip() in ("About 3,000 employees", "About 2,999 employees",
-                                                       "About 3,001 employees")
+    assert COUNT_RE.search(page).group(1).strip() in ("Showing 1–50 of about 3,000 employees",
+                                                       "Showing 1–50 of about 2,999 employees",
+                                                       "Showing 1–50 of about 3,001 employees")
     assert len(ids_on(page)) == 50
 
 
@@ -188,3 +194,194 @@ def test_a_rare_search_sorted_late_is_found_past_the_index_window(app, staff, mo
             employees.EmployeeQuery(q="thson", descending=True, per_page=25))
     assert seen == expected
     assert [e.employee_id for e in descending.rows] == expected[::-1][:25]
+
+
+# --- sorting: blanks last both ways, IDs as numbers ----------------------------
+
+def walk_back(client, path: str, params: dict) -> list[str]:
+    """To the last page by the "next" links, then back by the "previous"
+    links: every ID seen on the way back, in the list's order."""
+    response = client.get(path, params=params)
+    while link := NEXT_RE.search(response.text):
+        response = client.get(unescape(link.group(1)))
+    pages = [ids_on(response.text)]
+    while link := PREV_RE.search(response.text):
+        response = client.get(unescape(link.group(1)))
+        pages.insert(0, ids_on(response.text))
+    return [employee_id for page in pages for employee_id in page]
+
+
+def test_hire_date_sort_puts_records_without_a_date_last_both_ways_across_pages(login, staff):
+    viewer = login("viewer")
+    dated = [p for p in staff if p["hire_date"]]
+    blank = [p["employee_id"] for p in staff if not p["hire_date"]]  # in id order: the tie-break
+    assert len(blank) == 60
+    oldest_first = [p["employee_id"] for p in sorted(dated, key=lambda p: (p["hire_date"], p["employee_id"]))]
+    newest_first = [p["employee_id"] for p in sorted(dated, key=lambda p: (p["hire_date"], p["employee_id"]),
+                                                     reverse=True)]
+
+    assert walk(viewer, "/employees", {"sort": "hire_date"}) == oldest_first + blank
+    descending = walk(viewer, "/employees", {"sort": "hire_date", "dir": "desc"})
+    assert descending == newest_first + blank[::-1]
+    assert walk_back(viewer, "/employees", {"sort": "hire_date", "dir": "desc"}) == descending
+    # The header link turns the order round, from its first page.
+    page = viewer.get("/employees", params={"sort": "hire_date"}).text
+    assert 'href="/employees?sort=hire_date&amp;dir=desc"' in page
+
+
+def test_ids_sort_as_numbers_and_text_with_numbers_naturally(login, pg):
+    numbers = [str(n) for n in range(1, 121)]
+    others = ["007", "E2", "E10", "E010", "A-1", "B", "E9"]
+    pg.execute("INSERT INTO employees (employee_id, first_name, last_name)"
+               " SELECT id, 'Ada', 'Lovelace' FROM unnest(%s::text[]) AS id", (numbers + others,))
+    pg.execute("ANALYZE employees")
+    viewer = login("viewer")
+    # 1, 2, ... 10 ... 120 (not 1, 10, 100, 101 ...), across three pages; the
+    # number after a prefix counts too (E2, E9, E10); "007" is 7, next to "7".
+    expected = (numbers[:6] + ["007"] + numbers[6:] + ["A-1", "B", "E2", "E9", "E010", "E10"])
+    assert walk(viewer, "/employees", {"sort": "employee_id"}) == expected
+    assert walk(viewer, "/employees", {"sort": "employee_id", "dir": "desc"}) == expected[::-1]
+    assert walk_back(viewer, "/employees", {"sort": "employee_id"}) == expected
+
+
+# --- counts ------------------------------------------------------------------
+
+@pytest.fixture
+def many(pg):
+    """2,400 employees from generate_series: 1,600 in Engineering (1,200 of
+    them active), 800 in Sales; IDs P0001..P2400, "Smith" in every name."""
+    engineering, sales = (pg.execute("INSERT INTO departments (name) VALUES (%s) RETURNING id", (name,)).fetchone()[0]
+                          for name in ("Engineering", "Sales"))
+    pg.execute("""
+        INSERT INTO employees (employee_id, first_name, last_name, department_id, status)
+        SELECT 'P' || lpad(n::text, 4, '0'), 'Ada', 'Smith',
+               CASE WHEN n <= 1600 THEN %s ELSE %s END,
+               CASE WHEN n <= 1200 THEN 'active' WHEN n <= 1600 THEN 'on_leave' ELSE 'active' END
+        FROM generate_series(1, 2400) AS n""", (engineering, sales))
+    pg.execute("VACUUM ANALYZE employees")
+    return {"engineering": engineering, "sales": sales}
+
+
+def count_on(response) -> str:
+    assert response.status_code == 200, response.status_code
+    return count_on_text(response.text)
+
+
+def count_on_text(html: str) -> str:
+    return COUNT_RE.search(html).group(1).strip()
+
+
+def test_department_and_status_filters_count_exactly_past_a_thousand(login, many):
+    viewer = login("viewer")
+    for params, expected in (
+        ({"department": many["engineering"]}, "Showing 1–50 of 1,600 employees"),
+        ({"status": "active"}, "Showing 1–50 of 2,000 employees"),
+        ({"department": many["engineering"], "status": "active"}, "Showing 1–50 of 1,200 employees"),
+        ({"department": many["sales"], "status": "on_leave"}, "No employees match."),
+    ):
+        assert count_on(viewer.get("/employees", params=params)) == expected, params
+    # Only a free-text search may stop counting.
+    assert count_on(viewer.get("/employees", params={"q": "smith"})) == "Showing 1–50 of more than 1,000 matches"
+
+
+def test_showing_which_rows_page_by_page_and_back(login, many):
+    viewer = login("viewer")
+    params = {"department": many["sales"], "sort": "employee_id"}
+    response = viewer.get("/employees", params=params)
+    assert count_on(response) == "Showing 1–50 of 800 employees"
+    response = viewer.get(unescape(NEXT_RE.search(response.text).group(1)))
+    assert count_on(response) == "Showing 51–100 of 800 employees"
+    assert ids_on(response.text)[0] == "P1651"
+    for _ in range(14):
+        response = viewer.get(unescape(NEXT_RE.search(response.text).group(1)))
+    assert count_on(response) == "Showing 751–800 of 800 employees" and not NEXT_RE.search(response.text)
+    response = viewer.get(unescape(PREV_RE.search(response.text).group(1)))
+    assert count_on(response) == "Showing 701–750 of 800 employees"
+    # A cursor without its row number (an old bookmark) still shows its rows.
+    bare = re.sub(r"&amp;start=\d+", "", NEXT_RE.search(response.text).group(1))
+    assert count_on(viewer.get(unescape(bare))) == "800 employees"
+
+
+@pytest.mark.parametrize("start", ["%00", "-1", "0", "1e3", "٣", "9" * 30, "1" * 2000])
+def test_a_bad_row_number_is_a_clear_400(login, many, start):
+    viewer = login("viewer")
+    response = viewer.get(f"/employees?start={start}&cursor=x")
+    assert response.status_code == 400 and "start must be the number of a row." in unescape(response.text)
+
+
+# --- the list's state, carried to a record and back ---------------------------
+
+def test_a_record_opened_from_the_list_leads_back_to_the_same_list_page(login, many):
+    viewer = login("viewer")
+    first = viewer.get("/employees", params={"q": "smith", "status": "active", "department": many["sales"],
+                                             "sort": "employee_id", "dir": "desc", "junk": "1"})
+    page2 = viewer.get(unescape(NEXT_RE.search(first.text).group(1)))
+    list_url = unescape(NEXT_RE.search(first.text).group(1))
+    link = unescape(re.search(r'<td><a href="(/employees/P2350\?[^"]+)"', page2.text).group(1))
+    assert link.startswith("/employees/P2350?") and "junk" not in link
+    record = viewer.get(link)
+    assert record.status_code == 200
+    back = unescape(re.search(r'<a href="([^"]+)">‹ Back to the list</a>', record.text).group(1))
+    assert parse_qs(urlsplit(back).query) == parse_qs(urlsplit(list_url).query)
+    assert count_on(viewer.get(back)) == "Showing 51–100 of 800 employees"
+
+
+def test_the_way_back_carries_only_the_lists_parameters(login, many):
+    viewer = login("viewer")
+    record = viewer.get("/employees/P0001", params={"q": "<script>\x00", "start": "-1", "cursor": "%00",
+                                                    "department": "abc", "endpoint": "x", "_scheme": "x"})
+    assert record.status_code == 200
+    back = unescape(re.search(r'<a href="([^"]+)">‹ Back to the list</a>', record.text).group(1))
+    assert urlsplit(back).path == "/employees"
+    assert set(parse_qs(urlsplit(back).query)) == {"q", "start", "cursor", "department"}
+    assert "<script>" not in record.text
+    # The list then checks them as it checks any link (a bad number is a 400).
+    assert viewer.get(back).status_code == 400
+    assert viewer.get("/employees/P0001").text.count('href="/employees">‹ Back to the list') == 1
+
+
+# --- what each role sees -------------------------------------------------------
+
+def test_export_button_carries_the_search_and_filters_for_hr_and_admin_only(login, many):
+    for role in ("hr", "admin"):
+        page = login(role).get("/employees", params={"q": " smith ", "status": "on_leave", "sort": "name"}).text
+        link = unescape(re.search(r'<a href="([^"]+)"[^>]*>Export CSV</a>', page).group(1))
+        assert urlsplit(link).path == "/employees/export.csv"
+        assert parse_qs(urlsplit(link).query) == {"q": ["smith"], "status": ["on_leave"]}
+    assert "Export CSV" not in login("viewer").get("/employees").text
+
+
+def test_bulk_with_nothing_ticked_is_a_message_on_the_list(login, many):
+    admin = login("admin")
+    list_path = "/employees?status=on_leave"
+    page = admin.get(list_path).text
+    response = admin.post("/employees", {"csrf_token": csrf_token(page), "action": "status", "status": "terminated",
+                                         "next": list_path})
+    assert response.status_code == 303 and response.headers["Location"] == list_path
+    shown = admin.get(list_path).text
+    assert 'role="alert">Select at least one employee. Nothing was changed.</p>' in shown
+    assert count_on_text(shown) == "Showing 1–50 of 400 employees"
+
+
+def test_the_bulk_panel_shows_only_with_rows_to_select(login, many):
+    admin = login("admin")
+    assert 'id="bulk-form"' in admin.get("/employees").text
+    empty = admin.get("/employees", params={"q": "nobody-by-this-name"}).text
+    assert 'id="bulk-form"' not in empty and 'name="ids"' not in empty
+    assert count_on_text(empty) == "No employees match." and "Clear filters" in empty
+
+
+@pytest.mark.parametrize("role, says, links", [
+    ("hr", "Start by adding your first employee", {"/employees/new", "/imports/new", "/imports/template.csv"}),
+    ("admin", "Start by adding your first employee", {"/employees/new", "/imports/new", "/imports/template.csv", "/admin/users"}),
+    ("viewer", "ask your HR team or an administrator", set()),
+])
+def test_an_empty_app_says_what_to_do_first(login, role, says, links):
+    client = login(role)
+    home = client.get("/")
+    assert home.status_code == 302 and home.headers["Location"] == "/employees"
+    page = client.get("/employees").text
+    section = page[page.index('<section class="empty-state"'):page.index("</section>")]
+    assert "No employee records yet" in section and says in unescape(section)
+    assert set(re.findall(r'href="(/[^"]*)"', section)) == links
+    assert "Export CSV" not in page and 'id="q"' not in page  # nothing to search or export yet

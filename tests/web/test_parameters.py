@@ -27,7 +27,7 @@ from employee_app.services.pagination import Cursor, encode_cursor
 from ..helpers import HttpClient, employee
 
 HUGE = 10**30
-NAME_RE = re.compile(r'<td><a href="/employees/([^"]+)">')
+NAME_RE = re.compile(r'<td><a href="/employees/([^"?]+)')  # the link carries the list's parameters after "?"
 
 
 def cursor(*values, backwards: bool = False) -> str:

@@ -1,0 +1,115 @@
+"""The app on a phone (390 px): the menu folds behind a button, the employee
+list is a list of cards, and no page scrolls sideways, even with long names,
+e-mails and departments."""
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from ..helpers import employee
+from .test_list_in_browser import DESK, log_in
+
+pytestmark = pytest.mark.browser
+PHONE = {"width": 390, "height": 844}
+LONG = "Wolfeschlegelsteinhausenbergerdorff"
+
+
+@pytest.fixture
+def staff(login):
+    """60 employees added through the form, one with very long values (so it
+    has a history too)."""
+    admin = login("admin", "root")
+    added = admin.submit("/employees/new", employee(
+        "LONG-ID-0000000000000000000001", first_name=LONG, last_name=LONG + "-" + LONG,
+        email=f"{LONG.lower()}@a-very-long-subdomain-of-the-company.example.com",
+        department="Research and Development of Very Long Department Names", job_title=LONG))
+    assert added.status_code == 303, added.status_code
+    for n in range(1, 60):
+        assert admin.submit("/employees/new", employee(f"E{n}", last_name=f"Lovelace{n:02d}",
+                                                       email=f"ada{n}@example.com")).status_code == 303
+
+
+def test_the_menu_folds_behind_a_button_on_a_phone(page, make_user, staff):
+    make_user("hana", "hr")
+    log_in(page, "hana", PHONE)
+    menu = page.get_by_role("button", name="Menu")
+    imports = page.get_by_role("link", name="Imports")
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    expect(menu).to_have_attribute("aria-controls", "main-menu")
+    expect(imports).to_be_hidden()
+
+    menu.click()
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    expect(page.locator("#main-menu")).to_be_visible()
+    page.keyboard.press("Tab")  # into the menu; Escape closes it and returns to the button
+    page.keyboard.press("Escape")
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    expect(menu).to_be_focused()
+
+    menu.click()
+    imports.click()
+    expect(page).to_have_url(re.compile(r"/imports$"))
+    expect(page.get_by_role("button", name="Menu")).to_have_attribute("aria-expanded", "false")  # closed again
+
+    page.set_viewport_size(DESK)  # a wide screen: the menu is a row of links, no button
+    expect(page.get_by_role("button", name="Menu")).to_be_hidden()
+    expect(page.locator("#main-menu").get_by_role("link", name="Add employee")).to_be_visible()
+
+
+def test_the_list_is_cards_on_a_phone(page, make_user, staff):
+    make_user("vera", "viewer")
+    log_in(page, "vera", PHONE)
+    page.goto("/employees")
+    expect(page.locator("table")).to_be_hidden()
+    cards = page.get_by_role("list", name="Employees").get_by_role("listitem")
+    expect(cards).to_have_count(50)
+
+    def shows(card, name: str, values: dict) -> None:
+        expect(card.get_by_role("heading")).to_have_text(name)
+        for label, value in values.items():
+            expect(card.locator("dl > div").filter(has=page.locator("dt", has_text=label)).locator("dd")) \
+                .to_have_text(value)
+
+    shows(cards.first, "Lovelace01, Ada", {"ID": "E1", "Department": "Engineering", "Status": "active"})
+    # Sorting without the table's headers (IDs by number, the long one last),
+    # then page 2, a record and back.
+    sort_by = page.get_by_role("navigation", name="Sort by")
+    sort_by.get_by_role("link", name="ID").click()
+    expect(sort_by.locator("[aria-current]")).to_contain_text("ID")
+    expect(cards.nth(9)).to_contain_text("Lovelace10")
+    sort_by.get_by_role("link", name="ID").click()
+    expect(sort_by.locator("[aria-current]")).to_contain_text("descending")
+    shows(cards.first, f"{LONG}-{LONG}, {LONG}",
+          {"ID": "LONG-ID-0000000000000000000001",
+           "Department": "Research and Development of Very Long Department Names", "Status": "active"})
+    page.get_by_role("link", name="Next ›").click()
+    expect(page.locator("#result-count")).to_have_text("Showing 51–60 of 60 employees")
+    expect(page.get_by_role("list", name="Employees")).to_have_attribute("start", "51")
+    cards.first.get_by_role("link").click()
+    expect(page.get_by_role("heading", name="Ada Lovelace10")).to_be_visible()
+    page.get_by_role("link", name="Back to the list").click()
+    expect(page.locator("#result-count")).to_have_text("Showing 51–60 of 60 employees")
+
+
+def test_no_page_scrolls_sideways_on_a_phone(page, make_user, staff, live_server):
+    log_in(page, "root", PHONE)
+    reachable = set()
+    page.goto("/employees")
+    page.get_by_role("button", name="Menu").click()
+    for link in page.locator("#main-menu a").all():
+        reachable.add(link.get_attribute("href"))
+    assert reachable == {"/employees", "/employees/new", "/imports", "/admin/audit", "/admin/users",
+                         "/account/password"}
+    record = "/employees/LONG-ID-0000000000000000000001"
+    pages = sorted(reachable) + ["/employees?q=wolfe", "/employees?q=nobody", "/imports/new", record,
+                                 record + "/edit", "/admin/users/new"]
+    wide = []
+    for path in pages:
+        page.goto(path)
+        for menu_open in (False, True):
+            if menu_open:
+                page.get_by_role("button", name="Menu").click()
+            scroll, width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+            if scroll > width:
+                wide.append(f"{path} (menu {'open' if menu_open else 'closed'}): {scroll} px in {width}")
+    assert wide == [], wide
