@@ -108,10 +108,11 @@ def import_csv_command(path: str, mode: str, username: str | None) -> None:
         def advance(counts):
             bar.update(min(counts.rows_read, total) - bar.pos)
         counts = jobs.run_import(job.id, on_progress=advance)
+        if counts is None:  # another runner holds this import
+            raise click.ClickException(f"Import #{job.id} is being run elsewhere; see /imports/{job.id}.")
         bar.update(total - bar.pos)
-    report = reports.report(db.session.get(ImportJob, job.id))
-    click.echo(f"{counts.inserted:,} inserted, {counts.duplicates:,} duplicates, {counts.invalid:,} invalid"
-               f" of {counts.rows_read:,} rows. {report['outcome']}")
+    done = db.session.get(ImportJob, job.id)
+    click.echo(f"{reports.sum_line(done)} {reports.report(done).outcome}")
     if counts.duplicates + counts.invalid:
         click.echo(f"The rejected rows, with the reasons: /imports/{job.id}/rejected.csv")
 

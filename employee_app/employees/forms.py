@@ -2,12 +2,14 @@
 
 The form checks only CSRF; every field rule lives in
 services/employee_rules.py so that the form, the edit and the import agree."""
+from flask import url_for
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from wtforms import HiddenField, SelectField, StringField
 
 from ..models.employee import STATUSES
 from ..services.employee_rules import FIELD_NAMES, RULES_BY_NAME
-from ..services.errors import DuplicateError, InvalidInput
+from ..services.errors import InvalidInput, Taken
 
 
 def _text_field(name: str, **render_kw) -> StringField:
@@ -19,11 +21,27 @@ def _text_field(name: str, **render_kw) -> StringField:
     return StringField(rule.label, description=rule.help, render_kw=render_kw)
 
 
+def _date_field(name: str) -> StringField:
+    # Text, not <input type="date">: a date picker sends "" for a date it
+    # cannot read (02/31/2024), so what was typed would vanish; text always
+    # reaches the server, which says what is wrong with it. No
+    # inputmode="numeric": the iPhone's digit pad has no "-".
+    return _text_field(name, placeholder="YYYY-MM-DD", autocomplete="off", spellcheck="false")
+
+
 def _choice_field(name: str, blank: str | None) -> SelectField:
     rule = RULES_BY_NAME[name]
     choices = [("", blank)] if blank else []
     choices += [(value, value.replace("_", " ").capitalize()) for value in rule.choices]
-    return SelectField(rule.label, choices=choices, validate_choice=False, description=rule.help)
+    # A select without an empty choice never sends one: the rule's words on
+    # empty values (status: "active if empty", for imports) do not apply.
+    return SelectField(rule.label, choices=choices, validate_choice=False, description=rule.help if blank else "")
+
+
+def _taken_message(taken: Taken) -> Markup:
+    """The duplicate, said at its field, with a link to the record holding the value."""
+    return Markup('{} <a href="{}">Open {}</a>').format(
+        taken.message, url_for("employees.show", employee_id=taken.existing_employee_id), taken.existing_employee_id)
 
 
 class EmployeeForm(FlaskForm):
@@ -36,9 +54,9 @@ class EmployeeForm(FlaskForm):
     job_title = _text_field("job_title")
     employment_type = _choice_field("employment_type", blank="—")
     location = _text_field("location")
-    hire_date = _text_field("hire_date", type="date")
+    hire_date = _date_field("hire_date")
     status = _choice_field("status", blank=None)
-    termination_date = _text_field("termination_date", type="date")
+    termination_date = _date_field("termination_date")
 
     def values(self) -> dict:
         return {name: self[name].data for name in FIELD_NAMES}
@@ -46,10 +64,11 @@ class EmployeeForm(FlaskForm):
     def show_invalid(self, error: InvalidInput) -> None:
         for name, message in error.errors.items():
             self[name].errors = [message]
+        self.show_duplicate(error.taken)
 
-    def show_duplicate(self, error: DuplicateError) -> None:
-        for taken in error.taken:
-            self[taken.field].errors = [taken.message]
+    def show_duplicate(self, taken: list[Taken]) -> None:
+        for value in taken:
+            self[value.field].errors = [_taken_message(value)]
 
 
 class SearchForm(FlaskForm):
@@ -81,7 +100,7 @@ class RecordStateMixin:
 
 
 class EditEmployeeForm(RecordStateMixin, EmployeeForm):
-    """The admin edit form: every field, plus the record state."""
+    """The edit form: every field, plus the record state."""
 
 
 class DeleteEmployeeForm(RecordStateMixin, FlaskForm):

@@ -1,23 +1,27 @@
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from markupsafe import Markup
 
 from ..models import STATUSES
 from ..query_params import accepts, choice_arg, cursor_arg, int_arg, text_arg
 from ..security import login_required, role_required
 from ..services import audit, employees
-from ..services.employee_rules import FIELD_NAMES, clean_employee, normalize_employee_id
+from ..services.employee_rules import FIELD_NAMES, clean_employee, employee_id_problem, normalize_employee_id
 from ..services.errors import DuplicateError, InvalidInput
 from ..services.pagination import BIGINT_MAX, INTEGER_MAX
 from . import bp
 from .forms import BulkForm, DeleteEmployeeForm, EditEmployeeForm, EmployeeForm
 
-can_add = role_required("admin", "hr")
+hr_or_admin = role_required("admin", "hr")  # HR keep the records: add and edit
 admin_only = role_required("admin")
 HISTORY_PER_PAGE = 50
 MAX_TYPED_ID = 64  # longer than any ID (32): cutting a longer one never makes a real one
 
 
 LIST_FILTERS = ("q", "department", "status")
+# Everything that says which list page a person is on: carried to a record's
+# page and back to the same list page (list_state).
+LIST_STATE = (*LIST_FILTERS, "sort", "dir", "cursor", "start")
 
 
 def list_filters() -> dict:
@@ -28,56 +32,67 @@ def list_filters() -> dict:
             "status": choice_arg("status", STATUSES)}
 
 
+def list_state() -> dict:
+    """The list page's own parameters in this request, as sent (only those
+    names; url_for encodes the values, and the list checks them when the
+    link is followed)."""
+    return {name: request.args[name] for name in LIST_STATE if request.args.get(name)}
+
+
 @bp.route("")
 @login_required
-@accepts(*LIST_FILTERS, "sort", "dir", "cursor")
+@accepts(*LIST_STATE)
 def index():
     query = employees.EmployeeQuery(
         **list_filters(),
         sort=choice_arg("sort", employees.SORTS, "name"),
         descending=choice_arg("dir", ("asc", "desc")) == "desc",
         cursor=cursor_arg(),
+        start=int_arg("start", 1, BIGINT_MAX, "the number of a row"),
         per_page=current_app.config["EMPLOYEES_PER_PAGE"],
     )
     page = employees.search_employees(query)
     bulk_form = None
-    if current_user.has_role("admin"):
+    if current_user.has_role("admin") and page.rows:
         bulk_form = BulkForm(formdata=None, data={"next": request.full_path})
-    return render_template("employees/list.html", query=query, page=page,
+    return render_template("employees/list.html", query=query, page=page, list_state=list_state(),
                            departments=employees.list_departments(), bulk_form=bulk_form)
 
 
 @bp.route("/new", methods=["GET", "POST"])
-@can_add
+@hr_or_admin
 def new():
     form = EmployeeForm()
-    status, duplicate = 200, None
+    status = 200
     if form.validate_on_submit():
         try:
             employee = employees.create_employee(form.values(), actor=current_user)
         except DuplicateError as error:
-            form.show_duplicate(error)
-            status, duplicate = 409, error
+            form.show_duplicate(error.taken)
+            status = 409
         except InvalidInput as error:
             form.show_invalid(error)
             status = 422
         else:
-            flash(f"Employee {employee.employee_id} ({employee.full_name}) added.", "success")
+            flash(Markup('Employee {} ({}) added. <a href="{}">Add another employee</a>').format(
+                employee.employee_id, employee.full_name, url_for(".new")), "success")
             return redirect(url_for(".show", employee_id=employee.employee_id), 303)
-    return render_template("employees/new.html", form=form, duplicate=duplicate,
-                           departments=employees.list_departments()), status
+    return render_template("employees/new.html", form=form, departments=employees.list_departments()), status
 
 
 @bp.route("/check-id")
-@can_add
+@hr_or_admin
 @accepts("employee_id", "current")
 def check_id():
-    """The as-you-type check: a small HTML fragment for htmx. `current` (on
-    the edit page) is the record's own ID, which is not "taken"."""
+    """The as-you-type check: a small HTML fragment for htmx, saying whether
+    the ID can be stored and is free. `current` (on the edit page) is the
+    record's own ID, which is not "taken"."""
     typed = text_arg("employee_id", MAX_TYPED_ID)
-    holder = employees.check_employee_id(typed)
+    problem = employee_id_problem(typed) if typed else None
+    holder = None if problem else employees.check_employee_id(typed)
     own = holder is not None and holder.employee_id == normalize_employee_id(text_arg("current", MAX_TYPED_ID))
-    return render_template("employees/_check_id.html", employee_id=typed, holder=holder, own=own)
+    return render_template("employees/_check_id.html", employee_id=normalize_employee_id(typed), problem=problem,
+                           holder=holder, own=own)
 
 
 def _not_found(employee_id: str):
@@ -87,24 +102,31 @@ def _not_found(employee_id: str):
 
 @bp.route("/<employee_id>")
 @login_required
-@accepts("history_before")
+@accepts("history_before", *LIST_STATE)
 def show(employee_id: str):
     employee = employees.get_employee(employee_id)
     if employee is None:
         return _not_found(employee_id)
     before = int_arg("history_before", 1, BIGINT_MAX, "the number of a history entry")
     history, older = audit.employee_history(employee.id, before=before, limit=HISTORY_PER_PAGE)
-    return render_template("employees/show.html", employee=employee, history=history, older=older)
+    return render_template("employees/show.html", employee=employee, history=history, older=older,
+                           may_edit=_may_open(edit), may_delete=_may_open(delete),
+                           back_to_list=url_for(".index", **list_state()))
 
 
-# --- admin: edit, delete, bulk ------------------------------------------------
+def _may_open(view) -> bool:
+    """Whether the current user's role passes the view's rule: its links show only then."""
+    return current_user.has_role(*view.allowed_roles)
+
+
+# --- edit (hr, admin); delete and bulk (admin) --------------------------------
 
 def _state_data(employee, mark: int) -> dict:
     return {"record": employee.id, "version": employee.version, "seen": mark}
 
 
 @bp.route("/<employee_id>/edit", methods=["GET", "POST"])
-@admin_only
+@hr_or_admin
 def edit(employee_id: str):
     if request.method == "GET":
         found = employees.get_for_edit(employee_id)
@@ -127,8 +149,8 @@ def edit(employee_id: str):
         form.show_invalid(error)
         return _edit_page(form, employee_id, status=422)
     except DuplicateError as error:
-        form.show_duplicate(error)
-        return _edit_page(form, employee_id, status=409, duplicate=error)
+        form.show_duplicate(error.taken)
+        return _edit_page(form, employee_id, status=409)
     except employees.EditConflict as error:
         return _conflict_page(error.conflict, form.values()), 409
     if changes:
@@ -139,9 +161,9 @@ def edit(employee_id: str):
     return redirect(url_for(".show", employee_id=employee.employee_id), 303)
 
 
-def _edit_page(form, employee_id: str, status: int = 200, duplicate=None):
+def _edit_page(form, employee_id: str, status: int = 200):
     return render_template("employees/edit.html", form=form, employee_id=normalize_employee_id(employee_id),
-                           duplicate=duplicate, departments=employees.list_departments()), status
+                           may_delete=_may_open(delete), departments=employees.list_departments()), status
 
 
 def _conflict_page(conflict, typed: dict) -> str:
@@ -230,8 +252,8 @@ def bulk():
     try:
         result = employees.bulk_update(request.form.getlist("ids"), action, value, actor=current_user)
     except InvalidInput as error:
-        message = " ".join(error.errors.values()) + " Nothing was changed."
-        return render_template("errors/error.html", code=422, title="Nothing changed", message=message), 422
+        flash(" ".join(error.errors.values()) + " Nothing was changed.", "error")
+        return redirect(_list_url(form.next.data), 303)
     what = "Status" if result.field == "status" else "Department"
     shown = (result.value or "").replace("_", " ") if result.field == "status" else result.value
     count = len(result.changed)

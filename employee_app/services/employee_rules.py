@@ -1,9 +1,10 @@
 """The one set of field rules for an employee record.
 
-The add form, the admin edit and the CSV import all clean their input through
+The add form, the edit and the CSV import all clean their input through
 clean_employee(), so a value that one path accepts, every path accepts. The
 functions are pure (no database, no Flask) and unit-tested on their own.
 """
+import calendar
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -36,17 +37,20 @@ FIELD_RULES: tuple[FieldRule, ...] = (
     FieldRule("job_title", "Job title", False, 120),
     FieldRule("employment_type", "Employment type", False, None, "", EMPLOYMENT_TYPES),
     FieldRule("location", "Location", False, 120),
-    FieldRule("hire_date", "Hire date", False, None, "YYYY-MM-DD"),
+    FieldRule("hire_date", "Hire date", False, None, "YYYY-MM-DD, e.g. 2024-02-29"),
     FieldRule("status", "Status", False, None, "active if empty", STATUSES),
-    FieldRule("termination_date", "Termination date", False, None, "YYYY-MM-DD"),
+    FieldRule("termination_date", "Termination date", False, None, "YYYY-MM-DD, e.g. 2024-02-29"),
 )
 RULES_BY_NAME = {rule.name: rule for rule in FIELD_RULES}
 FIELD_NAMES = tuple(rule.name for rule in FIELD_RULES)
+DATE_FIELDS = ("hire_date", "termination_date")
 
 EMPLOYEE_ID_RE = re.compile(r"^[A-Z0-9][A-Z0-9._-]*$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 PHONE_RE = re.compile(r"^[0-9+()./ x-]+$", re.IGNORECASE)
 CONTROL_CHARS_RE = re.compile(r"[\x00-\x1f\x7f]")
+ISO_DATE_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+DATE_FORMAT = "use YYYY-MM-DD, e.g. 2024-02-29"
 EARLIEST_DATE = date(1900, 1, 1)
 # Characters an employee ID may hold, as typed: ASCII, or their full-width
 # forms (which NFKC turns into ASCII). Anything else is refused, never
@@ -104,24 +108,37 @@ def shown(value: str, limit: int = 40) -> str:
     return value if len(value) <= limit else value[:limit] + "…"
 
 
-def parse_iso_date(raw: str) -> date:
-    """YYYY-MM-DD, between 1900 and two years from today."""
-    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", raw):
-        raise ValueError(f"{shown(raw)} is not a date (use YYYY-MM-DD)")
-    try:
-        value = date.fromisoformat(raw)
-    except ValueError:
-        raise ValueError(f"{raw} is not a date") from None
+class FieldProblem(ValueError):
+    """Why a field's value cannot be stored, as the end of a sentence that
+    starts with the field's label: "Hire date" + " 2024-02-31 is not a date: ..."."""
+
+
+def latest_date() -> date:
+    """The latest hire or termination date accepted: two years from today."""
     today = date.today()
-    latest = today.replace(year=today.year + 2, day=min(today.day, 28))
-    if not EARLIEST_DATE <= value <= latest:
-        raise ValueError(f"{raw} is out of range")
-    return value
+    return today.replace(year=today.year + 2, day=min(today.day, 28))
 
 
-def _text(raw: dict, name: str) -> str:
-    value = raw.get(name)
-    return "" if value is None else str(value).strip()
+def parse_iso_date(text: str) -> date:
+    """A date typed as YYYY-MM-DD, from 1900-01-01 to latest_date(). Raises
+    FieldProblem saying why not."""
+    match = ISO_DATE_RE.fullmatch(text)
+    if match is None:
+        if any(char.isdigit() and not char.isascii() for char in text):  # e.g. full-width digits from an IME
+            raise FieldProblem(f"{shown(text)} is not a date: type it with the digits 0 to 9 as YYYY-MM-DD, "
+                               "e.g. 2024-02-29.")
+        raise FieldProblem(f"{shown(text)} is not a date: {DATE_FORMAT}.")
+    year, month, day = (int(part) for part in match.groups())
+    if not 1 <= month <= 12:
+        raise FieldProblem(f"{text} is not a date: there is no month {month}.")
+    days = calendar.monthrange(year, month)[1]
+    if not 1 <= day <= days:
+        raise FieldProblem(f"{text} is not a date: {calendar.month_name[month]} {year} has {days} days.")
+    latest = latest_date()
+    # The year first: date() itself refuses year 0.
+    if year < EARLIEST_DATE.year or not EARLIEST_DATE <= date(year, month, day) <= latest:
+        raise FieldProblem(f"{text} is out of range: from {EARLIEST_DATE} to {latest}.")
+    return date(year, month, day)
 
 
 def _normalised(rule: FieldRule, value: str) -> str:
@@ -137,57 +154,68 @@ def _normalised(rule: FieldRule, value: str) -> str:
     return text_rules.free_text(value).strip()
 
 
+def _clean_field(rule: FieldRule, raw) -> str | date | None:
+    """One field's value to store, None when empty (lengths and formats
+    checked on the value as stored, after normalising). Raises FieldProblem."""
+    typed = value = "" if raw is None else str(raw).strip()
+    limit = rule.max_length or NO_LIMIT_FIELD_LENGTH
+    if value and len(value) <= LONGEST_BEFORE_NORMALISING * limit:
+        try:
+            value = _normalised(rule, value)
+        except TextProblem as problem:
+            raise FieldProblem(str(problem)) from None
+    if not value:
+        if rule.required:
+            raise FieldProblem("is required.")
+        return None
+    if len(value) > limit:
+        raise FieldProblem(f"is longer than {limit} characters" + (" once normalised." if len(typed) <= limit else "."))
+    if rule.name == "employee_id" and not EMPLOYEE_ID_RE.match(value):
+        raise FieldProblem("must start with a letter or a digit.")
+    if rule.name == "email" and not EMAIL_RE.match(value):
+        raise FieldProblem(f"{shown(value)} is not an e-mail address.")
+    if rule.name == "phone" and not PHONE_RE.match(value):
+        raise FieldProblem("may contain only digits, spaces and + ( ) - . x")
+    if rule.choices:
+        value = value.lower().replace(" ", "_").replace("-", "_")
+        if value not in rule.choices:
+            raise FieldProblem(f"must be one of: {', '.join(choice.replace('_', ' ') for choice in rule.choices)}.")
+    if rule.name in DATE_FIELDS:
+        return parse_iso_date(value)
+    return value
+
+
+def employee_id_problem(typed: str) -> str | None:
+    """What the as-you-type check says about an ID that cannot be stored
+    ("E10019! is not a valid ID: it may contain only ..."), else None."""
+    try:
+        _clean_field(RULES_BY_NAME["employee_id"], typed)
+    except FieldProblem as problem:
+        return f"{shown(typed_id(typed))} is not a valid ID: it {problem}"
+    return None
+
+
+def typed_id(typed: str) -> str:
+    """An ID as typed, trimmed, its ASCII letters upper-case as IDs are
+    shown; other letters stay as they are ('ß' never becomes 'SS')."""
+    return "".join(char.upper() if char.isascii() else char for char in typed.strip())
+
+
 def clean_employee(raw: dict) -> dict:
     """Check every field and return the values to store, or raise InvalidInput
-    with one message per failing field. Lengths and formats are checked on
-    the value as stored, after normalising (text_rules)."""
+    with one message per failing field, each starting with the field's label."""
     errors: dict[str, str] = {}
     clean: dict = {}
-
     for rule in FIELD_RULES:
-        value = _text(raw, rule.name)
-        limit = rule.max_length or NO_LIMIT_FIELD_LENGTH
-        if value and len(value) <= LONGEST_BEFORE_NORMALISING * limit:
-            try:
-                value = _normalised(rule, value)
-            except TextProblem as problem:
-                errors[rule.name] = f"{rule.label} {problem}"
-                clean[rule.name] = value
-                continue
-        if not value:
-            if rule.required:
-                errors[rule.name] = f"{rule.label} is required."
+        try:
+            clean[rule.name] = _clean_field(rule, raw.get(rule.name))
+        except FieldProblem as problem:
+            errors[rule.name] = f"{rule.label} {problem}"
             clean[rule.name] = None
-            continue
-        if len(value) > limit:
-            errors[rule.name] = f"{rule.label} is longer than {limit} characters" + \
-                (" once normalised." if len(value) <= LONGEST_BEFORE_NORMALISING * limit else ".")
-        clean[rule.name] = value
-
-    if clean["employee_id"] and "employee_id" not in errors and not EMPLOYEE_ID_RE.match(clean["employee_id"]):
-        errors["employee_id"] = "Employee ID must start with a letter or a digit."
-    if clean["email"] and "email" not in errors and not EMAIL_RE.match(clean["email"]):
-        errors["email"] = f"{shown(clean['email'])} is not an e-mail address."
-    if clean["phone"] and "phone" not in errors and not PHONE_RE.match(clean["phone"]):
-        errors["phone"] = "Phone may contain only digits, spaces and + ( ) - . x"
-
-    for name in ("employment_type", "status"):
-        if clean[name] and name not in errors:
-            value = clean[name].lower().replace(" ", "_").replace("-", "_")
-            if value not in RULES_BY_NAME[name].choices:
-                errors[name] = f"{RULES_BY_NAME[name].label} must be one of: {', '.join(RULES_BY_NAME[name].choices)}."
-            clean[name] = value
     if "status" not in errors:
         clean["status"] = clean["status"] or "active"
-
-    for name in ("hire_date", "termination_date"):
-        if clean[name] and name not in errors:
-            try:
-                clean[name] = parse_iso_date(clean[name])
-            except ValueError as exc:
-                errors[name] = f"{RULES_BY_NAME[name].label} {exc}."
     if (
-        isinstance(clean["hire_date"], date) and isinstance(clean["termination_date"], date)
+        clean["hire_date"] is not None and clean["termination_date"] is not None
         and clean["termination_date"] < clean["hire_date"]
     ):
         errors["termination_date"] = "Termination date is before the hire date."

@@ -12,6 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..extensions import db
 from ..models import STATUSES, AuditEntry, Department, Employee, User
+from ..models.employee import HIRE_DATE_OR_EARLIEST, HIRE_DATE_OR_LATEST, NATURAL_ID_KEY
 from . import audit, db_errors, duplicate_guard
 from .employee_rules import EMPLOYEE_ID_RE, clean_employee, normalize_email, normalize_employee_id
 from .errors import DuplicateError, InvalidInput, ServiceError
@@ -66,7 +67,8 @@ def _with_taken_values(raw: dict, error: InvalidInput) -> InvalidInput:
     keys = {"employee_id": normalize_employee_id(raw.get("employee_id")),
             "email": normalize_email(raw.get("email"))}
     keys = {name: value for name, value in keys.items() if value and name not in error.errors}
-    for taken in duplicate_guard.find_taken(keys) if keys else []:
+    error.taken = duplicate_guard.find_taken(keys) if keys else []
+    for taken in error.taken:
         error.errors[taken.field] = taken.message
     return error
 
@@ -339,11 +341,14 @@ def bulk_update(employee_ids: list[str], field_name: str, value: str | None, *,
 # Each sort is a tuple of columns ending in a unique one, matching an index in
 # models/employee.py, so any page is an index range scan (no OFFSET).
 SORTS = {
-    "employee_id": (Employee.employee_id,),
+    "employee_id": NATURAL_ID_KEY,
     "name": (Employee.last_name, Employee.first_name, Employee.id),
-    "hire_date": (func.coalesce(Employee.hire_date, text("'9999-12-31'::date")), Employee.id),
+    "hire_date": (HIRE_DATE_OR_LATEST, Employee.id),
     "status": (Employee.status, Employee.last_name, Employee.first_name, Employee.id),
 }
+# Sorts whose descending order has a key of its own: records without a hire
+# date stay last, so descending they count as the earliest date.
+DESCENDING_SORTS = {"hire_date": (HIRE_DATE_OR_EARLIEST, Employee.id)}
 COUNT_CAP = 1000
 MAX_SEARCH_LENGTH = 100
 
@@ -356,6 +361,7 @@ class EmployeeQuery:
     sort: str = "name"
     descending: bool = False
     cursor: str | None = None  # an encoded Cursor from a previous page
+    start: int | None = None  # the position of the cursor's page in the list, as its link says
     per_page: int = 50
 
     def __post_init__(self):
@@ -365,15 +371,32 @@ class EmployeeQuery:
         if self.status not in STATUSES:
             self.status = None
 
+    @property
+    def filtered(self) -> bool:
+        return bool(self.q or self.department_id or self.status)
+
+    @property
+    def sort_key(self) -> tuple:
+        if self.descending and self.sort in DESCENDING_SORTS:
+            return DESCENDING_SORTS[self.sort]
+        return SORTS[self.sort]
+
 
 @dataclass
 class EmployeePage:
     rows: list[Employee]
     next_cursor: str | None
     prev_cursor: str | None
-    total: int  # exact up to COUNT_CAP, or an estimate
+    first_row: int | None  # the position of rows[0] in the list, from 1; None if the link did not say
+    prev_start: int | None  # the first_row of the previous and next pages
+    next_start: int | None
+    total: int  # exact; up to COUNT_CAP for a search; or an estimate of the whole table
     total_is_estimate: bool
     total_is_capped: bool
+
+    @property
+    def last_row(self) -> int | None:
+        return self.first_row + len(self.rows) - 1 if self.first_row else None
 
 
 # A search walks the sort order's index for at most this many rows looking
@@ -404,7 +427,7 @@ def _filters(query: EmployeeQuery) -> list:
 
 
 def search_employees(query: EmployeeQuery) -> EmployeePage:
-    columns = SORTS[query.sort]
+    columns = query.sort_key
     conditions = _filters(query)
     matches = _search_condition(query.q)
     cursor = decode_cursor(query.cursor, len(columns))
@@ -429,7 +452,7 @@ def search_employees(query: EmployeeQuery) -> EmployeePage:
     else:
         # Counting first (through the trigram index, capped) tells how to
         # fetch the page: up to COUNT_CAP matches are simply sorted.
-        counted = _count([*conditions, matches])
+        counted = _count([*conditions, matches], search=True)
         few = not counted[2]
         results = _search_page(bounds, matches, labels, descending, limit, few) if counted[0] else []
     has_more = len(results) > query.per_page
@@ -444,11 +467,17 @@ def search_employees(query: EmployeeQuery) -> EmployeePage:
     elif cursor is None and not has_more:
         total, estimate, capped = len(results), False, False  # the whole result is on this page
     else:
-        total, estimate, capped = _count(conditions)
+        total, estimate, capped = _count(conditions, search=False)
+    # A keyset page does not know its offset: its link says (start); a page
+    # with nothing before it is the first.
+    first_row = (query.start if more_before else 1) if results else None
     return EmployeePage(
         rows=[row[0] for row in results],
         next_cursor=_cursor_at(results[-1], backwards=False) if results and more_after else None,
         prev_cursor=_cursor_at(results[0], backwards=True) if results and more_before else None,
+        first_row=first_row,
+        prev_start=max(1, first_row - query.per_page) if first_row else None,
+        next_start=first_row + len(results) if first_row else None,
         total=total, total_is_estimate=estimate, total_is_capped=capped,
     )
 
@@ -527,8 +556,17 @@ def _typed(columns, values: list) -> list | None:
     return typed
 
 
-def _count(conditions: list) -> tuple[int, bool, bool]:
-    """(count, is_estimate, is_capped): never a full count of a large table."""
+def _count(conditions: list, *, search: bool) -> tuple[int, bool, bool]:
+    """(count, is_estimate, is_capped): never a full count of a large table.
+
+    A search is counted up to COUNT_CAP (its matches are checked row by row);
+    the status and department filters exactly, from an index alone (about
+    35 ms for 880,000 of 1,000,000 rows); the whole table is the planner's
+    estimate once it is large."""
+    if conditions and not search:
+        with _index_scans_only():
+            count = db.session.execute(select(func.count()).select_from(Employee).where(*conditions)).scalar_one()
+        return count, False, False
     if not conditions:
         estimate = db.session.execute(
             text("SELECT reltuples::bigint FROM pg_class WHERE oid = 'employees'::regclass")

@@ -13,8 +13,9 @@ class Taken:
 
     @property
     def message(self) -> str:
-        label = "Employee ID" if self.field == "employee_id" else "E-mail"
-        return f"{label} {self.value} already exists (held by {self.existing_employee_id}, {self.existing_name})."
+        if self.field == "employee_id":
+            return f"Employee ID {self.value} already exists ({self.existing_name})."
+        return f"Work e-mail {self.value} already exists (employee {self.existing_employee_id}, {self.existing_name})."
 
 
 class ServiceError(Exception):
@@ -30,8 +31,10 @@ class DuplicateError(ServiceError):
 
 
 class InvalidInput(ServiceError):
-    """One message per field that failed its rule."""
+    """One message per field that failed its rule; `taken`: the values among
+    them that an existing employee holds (a form links to that record)."""
 
     def __init__(self, errors: dict[str, str]):
         super().__init__("; ".join(f"{field}: {message}" for field, message in errors.items()))
         self.errors = errors
+        self.taken: list[Taken] = []

@@ -32,17 +32,18 @@ def test_add_an_employee_then_see_the_id_is_taken(page, make_user):
     expect(page.get_by_text("Employee E2001 (Katherine Johnson) added.")).to_be_visible()
 
     # The same ID again: the as-you-type check says so before submitting ...
-    page.get_by_role("link", name="Add employee").first.click()
+    page.get_by_role("link", name="Add another employee").click()
+    expect(page.get_by_role("heading", name="Add employee")).to_be_visible()
     page.get_by_label("Employee ID").press_sequentially("e2001", delay=30)
     check = page.locator("#employee_id-check")
     expect(check).to_contain_text("E2001 is already taken by")
     expect(check.get_by_role("link", name="Katherine Johnson")).to_have_attribute("href", "/employees/E2001")
 
-    # ... and submitting anyway shows the message with a link, keeping the input.
+    # ... and submitting anyway says it at the field, with a link, keeping the input.
     page.get_by_label("First name").fill("Kay")
     page.get_by_label("Last name").fill("Jay")
     page.get_by_role("button", name="Add employee").click()
-    expect(page.get_by_role("alert")).to_contain_text("Employee ID E2001 already exists")
-    expect(page.get_by_role("alert").get_by_role("link", name="Open E2001")).to_be_visible()
+    expect(page.get_by_role("alert")).to_have_text("The employee was not added: see the fields marked below.")
+    expect(page.locator("#employee_id-error")).to_contain_text("Employee ID E2001 already exists")
+    expect(page.locator("#employee_id-error").get_by_role("link", name="Open E2001")).to_be_visible()
     expect(page.get_by_label("First name")).to_have_value("Kay")
-    expect(page.locator("#employee_id-error")).to_contain_text("already exists")

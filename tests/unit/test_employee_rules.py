@@ -4,7 +4,8 @@ from datetime import date
 import pytest
 
 from employee_app.services.employee_rules import (
-    clean_employee, normalize_department_name, normalize_email, normalize_employee_id,
+    clean_employee, employee_id_problem, latest_date, normalize_department_name, normalize_email,
+    normalize_employee_id,
 )
 from employee_app.services.errors import InvalidInput
 from employee_app.services.pagination import Cursor, decode_cursor, encode_cursor
@@ -41,13 +42,15 @@ def test_values_are_parsed_and_choices_accept_human_spellings():
     ("employee_id", "E" * 33, "longer than 32"),
     ("first_name", "", "First name is required."),
     ("last_name", "a\x00b", "contains a control character (U+0000)"),
-    ("email", "ada@", "is not an e-mail address"),
+    ("email", "ada@", "Work e-mail ada@ is not an e-mail address."),
     ("phone", "call me", "Phone may contain only"),
-    ("hire_date", "31/02/2024", "is not a date"),
-    ("hire_date", "2023-02-29", "is not a date"),
-    ("hire_date", "1850-01-01", "out of range"),
-    ("status", "retired", "Status must be one of"),
-    ("employment_type", "volunteer", "Employment type must be one of"),
+    ("hire_date", "31/02/2024", "Hire date 31/02/2024 is not a date: use YYYY-MM-DD, e.g. 2024-02-29."),
+    ("hire_date", "2023-02-29", "Hire date 2023-02-29 is not a date: February 2023 has 28 days."),
+    ("termination_date", "2024-13-01", "Termination date 2024-13-01 is not a date: there is no month 13."),
+    ("hire_date", "1850-01-01", f"Hire date 1850-01-01 is out of range: from 1900-01-01 to {latest_date()}."),
+    ("hire_date", "0000-01-01", "is out of range"),
+    ("status", "retired", "Status must be one of: active, on leave, terminated."),
+    ("employment_type", "volunteer", "Employment type must be one of: full time, part time, "),
 ])
 def test_each_rule_names_its_field(field, value, message):
     raw = {"employee_id": "E1", "first_name": "Ada", "last_name": "Lovelace", field: value}
@@ -162,3 +165,38 @@ def test_names_keep_any_script_in_nfc_and_the_joiners_persian_needs():
     clean = clean_employee({**ADA, "first_name": "Zoe\u0308", "last_name": "مهدی\u200cزاده"})
     assert clean["first_name"] == "Zoë" and len(clean["first_name"]) == 3
     assert clean["last_name"] == "مهدی\u200cزاده"
+
+
+@pytest.mark.parametrize("typed, message", [
+    ("２０２４-０１-０１", "Hire date ２０２４-０１-０１ is not a date: type it with the digits 0 to 9 as "
+                         "YYYY-MM-DD"),
+    ("2024-01-01\x00", "Hire date contains a control character (U+0000)."),
+    ("2024-01-01" * 1024, "Hire date is longer than 64 characters."),  # 10 KB, refused before normalising
+    ("\U0001d160" * 40, "Hire date is longer than 64 characters once normalised."),  # NFC makes each 3
+    ("2024-1-1", "Hire date 2024-1-1 is not a date: use YYYY-MM-DD"),
+])
+def test_a_date_that_cannot_be_read_is_refused_with_the_reason(typed, message):
+    with pytest.raises(InvalidInput) as error:
+        clean_employee({**ADA, "hire_date": typed})
+    assert error.value.errors["hire_date"].startswith(message)
+
+
+def test_the_latest_date_is_accepted_and_the_day_after_is_not():
+    latest = latest_date()
+    assert clean_employee({**ADA, "hire_date": latest.isoformat()})["hire_date"] == latest
+    with pytest.raises(InvalidInput):
+        clean_employee({**ADA, "hire_date": date.fromordinal(latest.toordinal() + 1).isoformat()})
+
+
+@pytest.mark.parametrize("typed, problem", [
+    ("E10019!", "E10019! is not a valid ID: it may contain only the letters A to Z, digits, '-', '_' and '.' "
+                "('!' is not allowed)."),
+    ("-e1", "-E1 is not a valid ID: it must start with a letter or a digit."),
+    ("e" * 33, "E" * 33 + " is not a valid ID: it is longer than 32 characters."),
+    ("ß1", "ß1 is not a valid ID: it may contain only"),  # shown as typed, never "SS1"
+    ("e1042", None),
+    ("ｅ１０４２", None),
+])
+def test_the_as_you_type_check_says_why_an_id_cannot_be_stored(typed, problem):
+    found = employee_id_problem(typed)
+    assert found == problem if problem is None else found.startswith(problem)

@@ -1,13 +1,25 @@
 """Adding employees through the form, over real HTTP, with the duplicate guard."""
+import re
 import threading
+from html import unescape
+
+import pytest
 
 from employee_app.services.duplicate_guard import EMAILS_KEY, IDS_KEY, READY_KEY
+from employee_app.services.employee_rules import latest_date
 
 from ..helpers import HttpClient, csrf_token, employee
 
 
 def count_rows(pg, where: str = "true", params=()) -> int:
     return pg.execute(f"SELECT count(*) FROM employees WHERE {where}", params).fetchone()[0]
+
+
+def field_message(html: str, name: str) -> str:
+    """The error shown at a field, as text (its links' text included)."""
+    match = re.search(rf'<small id="{name}-error" class="field-error">(.*?)</small>', html, re.S)
+    assert match, f"no message at {name}"
+    return unescape(re.sub(r"<[^>]+>", "", match.group(1)))
 
 
 def test_add_redirects_to_the_record_stored_in_postgres_and_valkey(login, pg, valkey):
@@ -20,6 +32,8 @@ def test_add_redirects_to_the_record_stored_in_postgres_and_valkey(login, pg, va
     page = hr.get("/employees/E1042")
     assert page.status_code == 200
     assert "Grace Hopper" in page.text and "grace.hopper@example.com" in page.text and "Research" in page.text
+    assert 'added. <a href="/employees/new">Add another employee</a>' in page.text  # in the flash
+    assert "Add another" not in hr.get("/employees/E1042").text  # said once, after adding
 
     row = pg.execute("SELECT employee_id, email, status FROM employees").fetchall()
     assert row == [("E1042", "grace.hopper@example.com", "active")]
@@ -42,8 +56,13 @@ def test_duplicate_id_in_other_case_and_spaces_is_refused_with_409(login, pg):
         response = hr.submit("/employees/new", employee(typed, first_name="Someone", last_name="Else",
                                                         email="else@example.com"))
         assert response.status_code == 409
-        assert "Employee ID E1042 already exists" in response.text
-        assert 'href="/employees/E1042"' in response.text  # link to the existing record
+        # Said once, at the field, with a link to the existing record.
+        assert field_message(response.text, "employee_id") == \
+            "Employee ID E1042 already exists (Grace Hopper). Open E1042"
+        assert re.search(r'id="employee_id-error"[^>]*>[^<]*<a href="/employees/E1042">', response.text)
+        assert response.text.count("already exists") == 1 and "already taken" not in response.text
+        # The as-you-type check waits for a change: at load it would say it again.
+        assert not re.search(r'hx-trigger="[^"]*load', response.text)
         assert 'value="Someone"' in response.text and 'value="else@example.com"' in response.text  # input kept
     assert count_rows(pg) == 1
     assert pg.execute("SELECT count(*) FROM employees WHERE email = 'else@example.com'").fetchone()[0] == 0
@@ -61,8 +80,12 @@ def test_duplicate_email_in_other_case_is_refused_with_409(login, pg):
     assert hr.submit("/employees/new", employee("E1", email="ada@example.com")).status_code == 303
     response = hr.submit("/employees/new", employee("E2", email="  ADA@Example.COM "))
     assert response.status_code == 409
-    assert "E-mail ada@example.com already exists" in response.text
-    assert 'href="/employees/E1"' in response.text
+    assert field_message(response.text, "email") == \
+        "Work e-mail ada@example.com already exists (employee E1, Ada Lovelace). Open E1"
+    assert re.search(r'id="email-error"[^>]*>[^<]*<a href="/employees/E1">', response.text)
+    assert response.text.count("already exists") == 1
+    # The ID is free: the page checks it once at load and says so.
+    assert re.search(r'hx-trigger="[^"]*load', response.text)
     assert count_rows(pg) == 1
 
 
@@ -73,18 +96,81 @@ def test_employees_without_email_do_not_clash(login, pg):
     assert count_rows(pg, "email IS NULL") == 2
 
 
-def test_invalid_input_comes_back_422_with_a_message_at_each_field(login, pg):
+def test_invalid_input_comes_back_422_with_a_message_at_each_field_naming_its_label(login, pg):
     hr = login("hr")
     response = hr.submit("/employees/new", employee("bad id!", first_name="", last_name="",
                                                     email="not-an-email", hire_date="2024-02-31",
-                                                    status="retired"))
+                                                    status="retired", employment_type="volunteer"))
     assert response.status_code == 422
-    for message in ("Employee ID may contain only", "First name is required", "Last name is required",
-                    "not-an-email is not an e-mail address", "Hire date 2024-02-31 is not a date",
-                    "Status must be one of"):
-        assert message in response.text
+    assert {name: field_message(response.text, name) for name in
+            ("employee_id", "first_name", "last_name", "email", "hire_date", "status")} == {
+        "employee_id": "Employee ID may contain only the letters A to Z, digits, '-', '_' and '.' "
+                       "(a space is not allowed).",
+        "first_name": "First name is required.",
+        "last_name": "Last name is required.",
+        "email": "Work e-mail not-an-email is not an e-mail address.",
+        "hire_date": "Hire date 2024-02-31 is not a date: February 2024 has 29 days.",
+        "status": "Status must be one of: active, on leave, terminated.",
+    }
+    messages = unescape(" ".join(re.findall(r'class="field-error">(.*?)</small>', response.text, re.S)))
+    assert "_" not in messages.replace("'_'", "")  # labels and words, never field keys or stored values
     assert 'aria-invalid="true"' in response.text
+    assert "The employee was not added" in response.text
     assert count_rows(pg) == 0
+
+
+def test_the_date_fields_are_text_in_the_format_their_help_gives(login):
+    page = login("hr").get("/employees/new").text
+    for name in ("hire_date", "termination_date"):
+        tag = re.search(rf'<input[^>]*\bname="{name}"[^>]*>', page).group(0)
+        assert 'type="text"' in tag and 'placeholder="YYYY-MM-DD"' in tag
+        assert re.search(rf'id="{name}-help" class="help">YYYY-MM-DD, e.g. 2024-02-29<', page)
+    assert "active if empty" not in page  # the status select has no empty choice
+
+
+@pytest.mark.parametrize("typed, message", [
+    ("02/31/2024", "Hire date 02/31/2024 is not a date: use YYYY-MM-DD, e.g. 2024-02-29."),
+    ("31.01.2024", "Hire date 31.01.2024 is not a date: use YYYY-MM-DD, e.g. 2024-02-29."),
+    ("2024-02-30", "Hire date 2024-02-30 is not a date: February 2024 has 29 days."),
+    ("1850-01-01", f"Hire date 1850-01-01 is out of range: from 1900-01-01 to {latest_date()}."),
+])
+def test_a_typed_date_that_is_not_a_date_is_refused_at_the_field_and_kept(typed, message, login, pg):
+    response = login("hr").submit("/employees/new", employee("E1", hire_date=typed))
+    assert response.status_code == 422
+    assert field_message(response.text, "hire_date") == message
+    assert f'value="{typed}"' in response.text  # what was typed stays in the field, to be corrected
+    assert count_rows(pg) == 0
+
+
+@pytest.mark.parametrize("typed, message", [
+    ("2024-01-01\x00", "Termination date contains a control character (U+0000)."),
+    ("2024-01-01" * 1024, "Termination date is longer than 64 characters."),  # 10 KB
+    ("２０２４-０１-０１", "Termination date ２０２４-０１-０１ is not a date: type it with the digits 0 to 9 as "
+                         "YYYY-MM-DD, e.g. 2024-02-29."),
+    ("\U0001d160" * 40, "Termination date is longer than 64 characters once normalised."),  # grows under NFC
+    ("\u202e2024-01-01", "Termination date contains an invisible or direction-changing character (U+202E"),
+])
+def test_hostile_dates_are_a_clear_422_never_a_500(typed, message, login, pg):
+    response = login("hr").submit("/employees/new", employee("E1", termination_date=typed))
+    assert response.status_code == 422
+    assert field_message(response.text, "termination_date").startswith(message)
+    assert count_rows(pg) == 0
+
+
+def test_the_as_you_type_check_says_why_an_id_cannot_be_stored(login):
+    hr = login("hr")
+    answer = hr.get("/employees/check-id", params={"employee_id": "E10019!"})
+    assert answer.status_code == 200
+    assert unescape(answer.text).strip().endswith(
+        "E10019! is not a valid ID: it may contain only the letters A to Z, digits, '-', '_' and '.' "
+        "('!' is not allowed).</span>")
+    assert 'data-state="invalid"' in answer.text
+    assert "must start with a letter or a digit" in hr.get("/employees/check-id", params={"employee_id": ".e1"}).text
+    assert "E1042 is available" in hr.get("/employees/check-id", params={"employee_id": "ｅ１０４２"}).text
+    for hostile in ("E1\x00", "E" * 3000, "ß" * 20, "\U0001d160" * 20, "E1\u202e"):
+        answer = hr.get("/employees/check-id", params={"employee_id": hostile})
+        assert answer.status_code == 200, hostile
+        assert 'data-state="invalid"' in answer.text or "is available" in answer.text, hostile
 
 
 def test_an_invalid_form_also_says_at_once_that_its_id_and_email_are_taken(login, pg):

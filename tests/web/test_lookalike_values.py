@@ -31,7 +31,7 @@ def test_seven_ways_of_writing_ada_store_one_person(login, pg):
     for number, typed in enumerate(SAME_ADDRESS, start=2):
         response = hr.submit("/employees/new", employee(f"E{number}", email=typed))
         assert response.status_code == 409, typed
-        assert f"E-mail {ADA} already exists" in response.text
+        assert f"Work e-mail {ADA} already exists (employee E1, Ada Lovelace)" in response.text
     for number, (typed, reason) in enumerate(LOOKALIKES, start=10):
         response = hr.submit("/employees/new", employee(f"E{number}", email=typed))
         assert response.status_code == 422, typed
