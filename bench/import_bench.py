@@ -58,16 +58,16 @@ import psycopg  # noqa: E402
 
 from employee_app.devservers import EmbeddedPostgres, EmbeddedValkey  # noqa: E402
 
-GENERATOR_VERSION = 1  # bump when the generated rows change: cached files are then regenerated
+GENERATOR_VERSION = 2  # bump when the generated rows change: cached files are then regenerated
 DATA_DIR = OUT / "import-data"
 HEADER = ("employee_id", "first_name", "last_name", "email", "department", "job_title", "hire_date", "status")
-COPY_COLUMNS = ("employee_id", "first_name", "last_name", "email", "department_id", "job_title", "hire_date",
+COPY_COLUMNS = ("employee_id", "first_name", "last_name", "email", "department_id", "job_id", "hire_date",
                 "status")
 INVALID_SHARE = 0.02
 DUPLICATE_SHARE = 0.02
 RAW_TABLE = "bench_raw_employees"
 IMPORT_URL_RE = re.compile(r"/imports/(\d+)")
-RESET_SQL = "TRUNCATE employees, departments, audit_log, imports, import_rejections RESTART IDENTITY CASCADE"
+RESET_SQL = "TRUNCATE employees, departments, jobs, audit_log, imports, import_rejections RESTART IDENTITY CASCADE"
 
 
 # --- the file ------------------------------------------------------------------
@@ -116,7 +116,7 @@ def generate(rows: int, seed: int, regenerate: bool = False) -> tuple[Path, Path
                 row = start + i
                 first, last = firsts[i], lasts[i]
                 department = rng.randrange(len(DEPARTMENTS))
-                job_title = rng.choice(JOB_TITLES)
+                job = rng.randrange(len(JOB_TITLES))
                 hired = (epoch + timedelta(days=rng.randrange(30 * 365))).isoformat()
                 draw = rng.random()
                 if draw < DUPLICATE_SHARE and valid_numbers:
@@ -146,10 +146,10 @@ def generate(rows: int, seed: int, regenerate: bool = False) -> tuple[Path, Path
                         counts["valid"] += 1
                         valid_numbers.append(number)
                 employee_id = f"E{number:07d}"
-                lines.append(",".join((employee_id, first, last, email, DEPARTMENTS[department], job_title,
+                lines.append(",".join((employee_id, first, last, email, DEPARTMENTS[department], JOB_TITLES[job],
                                        hired, statuses[i])))
                 if kind == "valid":
-                    copy_lines.append(",".join((employee_id, first, last, email, str(department + 1), job_title,
+                    copy_lines.append(",".join((employee_id, first, last, email, str(department + 1), str(job + 1),
                                                 hired, statuses[i])))
             out.write("\n".join(lines) + "\n")
             if copy_lines:
@@ -522,13 +522,15 @@ def case_a(bench: ImportBench, copy_path: Path, expected: dict) -> tuple[float, 
     with psycopg.connect(bench.pg_url) as conn:
         conn.execute(f"DROP TABLE IF EXISTS {RAW_TABLE}")
         conn.execute(f"CREATE TABLE {RAW_TABLE} (LIKE employees INCLUDING ALL)")
-        conn.execute(f"ALTER TABLE {RAW_TABLE} ADD FOREIGN KEY (department_id) REFERENCES departments (id) "
-                     "ON DELETE RESTRICT")
-        with conn.cursor() as cur:
-            cur.executemany("INSERT INTO departments (name) VALUES (%s)", [(name,) for name in DEPARTMENTS])
-        stored = [tuple(r) for r in conn.execute("SELECT id, name FROM departments ORDER BY id")]
-        if stored != list(enumerate(DEPARTMENTS, start=1)):
-            raise RuntimeError("departments did not get ids 1..30 in DEPARTMENTS order: the COPY file would not fit")
+        for table, names in (("departments", DEPARTMENTS), ("jobs", JOB_TITLES)):
+            column = "department_id" if table == "departments" else "job_id"
+            conn.execute(f"ALTER TABLE {RAW_TABLE} ADD FOREIGN KEY ({column}) REFERENCES {table} (id) "
+                         "ON DELETE RESTRICT")
+            with conn.cursor() as cur:
+                cur.executemany(f"INSERT INTO {table} (name) VALUES (%s)", [(name,) for name in names])
+            stored = [tuple(r) for r in conn.execute(f"SELECT id, name FROM {table} ORDER BY id")]
+            if stored != list(enumerate(names, start=1)):
+                raise RuntimeError(f"{table} did not get ids 1..{len(names)} in order: the COPY file would not fit")
         indexes = conn.execute("SELECT count(*) FROM pg_indexes WHERE tablename = %s", (RAW_TABLE,)).fetchone()[0]
         constraints = conn.execute("SELECT count(*) FROM pg_constraint WHERE conrelid = %s::regclass",
                                    (RAW_TABLE,)).fetchone()[0]

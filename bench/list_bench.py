@@ -57,7 +57,7 @@ SECRET_KEY = "bench-secret-key-not-for-production"
 ADMIN_PASSWORD = "bench horse battery staple"
 PER_PAGE = 50
 COPY_SQL = ("COPY employees (employee_id, first_name, last_name, email, department_id, "
-            "job_title, hire_date, status) FROM STDIN")
+            "job_id, hire_date, status) FROM STDIN")
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 FIRST_ROW_RE = re.compile(r'href="/employees/(E\d+)[?"]')  # a row's link may carry the list's parameters
 RESULT_COUNT_RE = re.compile(r'id="result-count"[^>]*>\s*(.*?)\s*</p>', re.S)
@@ -148,7 +148,7 @@ class Data:
         self.last_weights = zipf_weights(len(self.last_names), 0.5)
         self.first_weights = zipf_weights(len(self.first_names), 0.5)
 
-    def batches(self, rows: int, department_ids: list[int], batch: int = 50_000):
+    def batches(self, rows: int, department_ids: list[int], job_ids: list[int], batch: int = 50_000):
         """Yield COPY text chunks (tab-separated; the data has no tab,
         newline or backslash, so no escaping is needed)."""
         rng = self.rng
@@ -169,7 +169,7 @@ class Data:
                 lines.append("\t".join((
                     f"E{number:07d}", first, last,
                     f"{first}.{last}.{number}@example.com".lower(),
-                    str(rng.choice(department_ids)), rng.choice(JOB_TITLES),
+                    str(rng.choice(department_ids)), str(rng.choice(job_ids)),
                     hired.isoformat(), statuses[i],
                 )))
             yield "\n".join(lines) + "\n"
@@ -231,6 +231,8 @@ class Bench:
                 conn.execute("INSERT INTO departments (name) VALUES (%s) RETURNING id", (name,)).fetchone()[0]
                 for name in DEPARTMENTS
             ]
+            job_ids = [conn.execute("INSERT INTO jobs (name) VALUES (%s) RETURNING id", (name,)).fetchone()[0]
+                       for name in JOB_TITLES]
             dropped = []
             if not self.args.load_with_indexes:
                 # Secondary indexes (not the ones behind PK/UNIQUE constraints)
@@ -244,7 +246,7 @@ class Bench:
                 for name, _ in dropped:
                     conn.execute(f'DROP INDEX "{name}"')
             with conn.cursor() as cur, cur.copy(COPY_SQL) as copy:
-                for chunk in data.batches(rows, department_ids):
+                for chunk in data.batches(rows, department_ids, job_ids):
                     copy.write(chunk)
             t_copy = time.perf_counter()
             print(f"COPY of {rows:,} employees: {t_copy - t0:.1f} s")

@@ -81,7 +81,7 @@ def clean_state(request, app, valkey_server):
     if valkey_server.process is None:  # a test stopped Valkey and failed before restarting it
         valkey_server.start()
     with app.app_context():
-        db.session.execute(text("TRUNCATE employees, departments, users, audit_log, imports, import_rejections, column_mappings RESTART IDENTITY CASCADE"))
+        db.session.execute(text("TRUNCATE employees, departments, jobs, users, audit_log, imports, import_rejections, column_mappings RESTART IDENTITY CASCADE"))
         db.session.execute(text("UPDATE valkey_index_state SET missed_writes_since = NULL"))
         db.session.commit()
         store = get_store()

@@ -1,4 +1,4 @@
-"""Employees and departments.
+"""Employees, and the two lists their records refer to: departments and jobs.
 
 The unique constraints here are the final duplicate guarantee: employee_id is
 stored in its canonical form (trimmed, upper-case; a CHECK keeps it so) and
@@ -27,20 +27,48 @@ SEARCH_TEXT_SQL = (
 )
 
 
+# A list entry's optional code (e.g. another system's department number):
+# unique without regard to case, stored trimmed.
+CODE_LENGTH = 32
+
+
 class Department(db.Model):
     __tablename__ = "departments"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
+    code: Mapped[str | None] = mapped_column(String(CODE_LENGTH))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (
         Index("uq_departments_name_lower", func.lower(name), unique=True),
+        Index("uq_departments_code_lower", func.lower(code), unique=True),
         CheckConstraint("name = btrim(name) AND name <> ''", name="ck_departments_name_trimmed"),
+        CheckConstraint("code IS NULL OR (code = btrim(code) AND code <> '')", name="ck_departments_code_trimmed"),
     )
 
     def __repr__(self) -> str:
         return f"<Department {self.name}>"
+
+
+class Job(db.Model):
+    """A job title in the company's list of jobs; employees refer to it."""
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    code: Mapped[str | None] = mapped_column(String(CODE_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (
+        Index("uq_jobs_name_lower", func.lower(name), unique=True),
+        Index("uq_jobs_code_lower", func.lower(code), unique=True),
+        CheckConstraint("name = btrim(name) AND name <> ''", name="ck_jobs_name_trimmed"),
+        CheckConstraint("code IS NULL OR (code = btrim(code) AND code <> '')", name="ck_jobs_code_trimmed"),
+    )
+
+    def __repr__(self) -> str:
+        return f"<Job {self.name}>"
 
 
 class Employee(db.Model):
@@ -53,7 +81,7 @@ class Employee(db.Model):
     email: Mapped[str | None] = mapped_column(String(254))
     phone: Mapped[str | None] = mapped_column(String(40))
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id", ondelete="RESTRICT"))
-    job_title: Mapped[str | None] = mapped_column(String(120))
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="RESTRICT"))
     employment_type: Mapped[str | None] = mapped_column(String(16))
     location: Mapped[str | None] = mapped_column(String(120))
     hire_date: Mapped[date | None] = mapped_column(Date)
@@ -71,6 +99,7 @@ class Employee(db.Model):
     search_text: Mapped[str] = mapped_column(String, Computed(SEARCH_TEXT_SQL, persisted=True))
 
     department: Mapped[Department | None] = relationship(lazy="joined")
+    job: Mapped[Job | None] = relationship(lazy="joined")
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
@@ -97,11 +126,18 @@ class Employee(db.Model):
         # index-only scan of a small (deduplicated) index. A department alone
         # is counted from ix_employees_department_name.
         Index("ix_employees_status_department", "status", "department_id"),
+        # Employees per job (the jobs list's counts, "is this job used?").
+        Index("ix_employees_job", "job_id"),
     )
 
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
+
+    @property
+    def job_title(self) -> str | None:
+        """The job's name: what forms, pages and files call the job title."""
+        return self.job.name if self.job is not None else None
 
     def __repr__(self) -> str:
         return f"<Employee {self.employee_id}>"

@@ -97,7 +97,8 @@ def normalize_email(raw: str | None) -> str | None:
     return value or None
 
 
-def normalize_department_name(raw: str | None) -> str | None:
+def normalize_list_name(raw: str | None) -> str | None:
+    """A department or job name as stored: runs of spaces made one, trimmed."""
     value = " ".join((raw or "").split())
     return value or None
 
@@ -149,8 +150,8 @@ def _normalised(rule: FieldRule, value: str) -> str:
         return text_rules.lower_identifier(value)
     if rule.name == "phone":
         return text_rules.identifier_text(value)
-    if rule.name == "department":
-        return normalize_department_name(text_rules.free_text(value)) or ""
+    if rule.name in ("department", "job_title"):  # names of list entries (services/lists.py)
+        return normalize_list_name(text_rules.free_text(value)) or ""
     return text_rules.free_text(value).strip()
 
 

@@ -13,12 +13,12 @@ from sqlalchemy.orm.exc import StaleDataError
 from ..extensions import db
 from ..models import STATUSES, AuditEntry, Department, Employee, User
 from ..models.employee import HIRE_DATE_OR_EARLIEST, HIRE_DATE_OR_LATEST, NATURAL_ID_KEY
-from . import audit, db_errors, duplicate_guard
+from . import audit, db_errors, duplicate_guard, lists
 from .employee_rules import EMPLOYEE_ID_RE, clean_employee, normalize_email, normalize_employee_id
 from .errors import DuplicateError, InvalidInput, ServiceError
 from .pagination import BIGINT_MAX, BIGINT_MIN, INTEGER_MAX, INTEGER_MIN, Cursor, decode_cursor, encode_cursor
 
-STORED_FIELDS = ("employee_id", "first_name", "last_name", "email", "phone", "job_title",
+STORED_FIELDS = ("employee_id", "first_name", "last_name", "email", "phone",
                  "employment_type", "location", "hire_date", "status", "termination_date")
 
 
@@ -38,7 +38,8 @@ def create_employee(raw: dict, *, actor: User | None = None, source: str = "form
 
     employee = Employee(**{name: values[name] for name in STORED_FIELDS})
     try:
-        employee.department = _department(values["department"])
+        employee.department = lists.entry(lists.DEPARTMENTS, values["department"])
+        employee.job = lists.entry(lists.JOBS, values["job_title"])
         db.session.add(employee)
         db.session.flush()
         audit.record(employee_pk=employee.id, employee_id=employee.employee_id, action="create",
@@ -71,26 +72,6 @@ def _with_taken_values(raw: dict, error: InvalidInput) -> InvalidInput:
     for taken in error.taken:
         error.errors[taken.field] = taken.message
     return error
-
-
-def ensure_department(name: str | None) -> int | None:
-    """The id of the department with this name (any case), created if new.
-
-    Runs in the caller's transaction; concurrent creators meet in ON CONFLICT."""
-    if not name:
-        return None
-    db.session.execute(
-        text("INSERT INTO departments (name) VALUES (:name) ON CONFLICT ((lower(name))) DO NOTHING"),
-        {"name": name},
-    )
-    return db.session.execute(
-        select(Department.id).where(func.lower(Department.name) == name.lower())
-    ).scalar_one()
-
-
-def _department(name: str | None) -> Department | None:
-    department_id = ensure_department(name)
-    return db.session.get(Department, department_id) if department_id else None
 
 
 def get_employee(employee_id: str) -> Employee | None:
@@ -208,10 +189,13 @@ def update_employee(pk: int, raw: dict, *, expected_version: int, seen: int | No
             raise DuplicateError(taken)
 
     try:
-        department = _department(values["department"])  # before any change: one UPDATE, one version step
+        # The entries before any change: one UPDATE, one version step.
+        department = lists.entry(lists.DEPARTMENTS, values["department"])
+        job = lists.entry(lists.JOBS, values["job_title"])
         for name in STORED_FIELDS:
             setattr(employee, name, values[name])
         employee.department = department
+        employee.job = job
         changes = audit.diff(before, audit.snapshot(employee))
         if not changes:
             db.session.rollback()
@@ -318,7 +302,7 @@ def bulk_update(employee_ids: list[str], field_name: str, value: str | None, *,
                 result.value = values["status"]
             else:
                 if department is None:
-                    department = _department(values["department"])
+                    department = lists.entry(lists.DEPARTMENTS, values["department"])
                     result.value = department.name
                 employee.department = department
             changes = audit.diff(before, audit.snapshot(employee))

@@ -49,7 +49,7 @@ def test_mfg_staff_list_maps_its_own_headers_and_imports_every_row(login, pg, wo
     assert (result["rows_read"], result["inserted"], result["duplicates"], result["invalid"]) == \
         (len(rows), len(rows), 0, 0) == (8336, 8336, 0, 0)
     quoted = next(r for r in rows if "," in r["JobTitle"])
-    stored = pg.execute("SELECT job_title, last_name FROM employees WHERE employee_id = %s",
+    stored = pg.execute("SELECT (SELECT name FROM jobs WHERE jobs.id = job_id), last_name FROM employees WHERE employee_id = %s",
                         (quoted["EmployeeNumber"],)).fetchone()
     assert stored == (quoted["JobTitle"], quoted["Surname"])
     assert pg.execute("SELECT count(*) FROM employees WHERE last_name LIKE 'O''%%'").fetchone()[0] == \

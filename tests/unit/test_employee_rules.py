@@ -4,7 +4,7 @@ from datetime import date
 import pytest
 
 from employee_app.services.employee_rules import (
-    clean_employee, employee_id_problem, latest_date, normalize_department_name, normalize_email,
+    clean_employee, employee_id_problem, latest_date, normalize_list_name, normalize_email,
     normalize_employee_id,
 )
 from employee_app.services.errors import InvalidInput
@@ -19,7 +19,7 @@ def test_employee_id_is_trimmed_and_upper_cased_keeping_leading_zeros():
 def test_email_and_department_are_normalised():
     assert normalize_email("  Ada@Example.COM ") == "ada@example.com"
     assert normalize_email("   ") is None
-    assert normalize_department_name("  field   ops ") == "field ops"
+    assert normalize_list_name("  field   ops ") == "field ops"
 
 
 def test_a_minimal_record_is_clean_with_defaults():

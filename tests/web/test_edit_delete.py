@@ -55,7 +55,7 @@ def add(client: HttpClient, employee_id: str, **fields) -> None:
 
 
 def stored(pg, employee_id: str):
-    return pg.execute("SELECT employee_id, first_name, last_name, email, job_title, status, version "
+    return pg.execute("SELECT employee_id, first_name, last_name, email, (SELECT name FROM jobs WHERE jobs.id = job_id), status, version "
                       "FROM employees WHERE employee_id = %s", (employee_id,)).fetchone()
 
 
@@ -83,7 +83,7 @@ def test_the_edit_page_shows_the_record_and_saves_every_field(admin, pg):
     response = admin.post("/employees/E1/edit", form)
     assert response.status_code == 303
     assert response.headers["Location"] == "/employees/E1"
-    row = pg.execute("SELECT e.first_name, e.last_name, e.email, e.phone, d.name, e.job_title, e.employment_type,"
+    row = pg.execute("SELECT e.first_name, e.last_name, e.email, e.phone, d.name, (SELECT name FROM jobs WHERE jobs.id = e.job_id), e.employment_type,"
                      " e.location, e.hire_date::text, e.status, e.termination_date::text, e.version"
                      " FROM employees e LEFT JOIN departments d ON d.id = e.department_id").fetchone()
     assert row == ("Augusta", "King", "augusta.king@example.com", "+44 20 7946 0000", "Mathematics", "Countess",
@@ -246,7 +246,7 @@ def test_a_stale_save_gets_a_conflict_page_with_both_values_then_can_save_over(l
     retry = form_values(text)
     assert retry["version"] == "2" and retry["location"] == "Paris" and retry["job_title"] == "Lead Analyst"
     assert bob.post("/employees/E1/edit", retry).status_code == 303
-    assert pg.execute("SELECT job_title, location, version FROM employees").fetchone() == ("Lead Analyst", "Paris", 3)
+    assert pg.execute("SELECT (SELECT name FROM jobs WHERE jobs.id = job_id), location, version FROM employees").fetchone() == ("Lead Analyst", "Paris", 3)
 
 
 def test_saving_a_record_that_was_deleted_meanwhile_says_so(login, pg):

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from .. import audit, db_errors, duplicate_guard
+from .. import audit, db_errors, duplicate_guard, lists
 from ..employee_rules import RULES_BY_NAME, clean_employee
 from ..errors import InvalidInput
 from ...valkey_store import ValkeyUnavailable, get_store
@@ -35,13 +35,16 @@ BATCH_ROWS = 5_000
 # Rejection reasons name fields as the forms do.
 ID_LABEL, EMAIL_LABEL = RULES_BY_NAME["employee_id"].label, RULES_BY_NAME["email"].label
 # The fields an import writes, in the staging table's and the COPY's order.
-COLUMNS = ("employee_id", "first_name", "last_name", "email", "phone", "department_id", "job_title",
+COLUMNS = ("employee_id", "first_name", "last_name", "email", "phone", "department_id", "job_id",
            "employment_type", "location", "hire_date", "status", "termination_date")
+# The columns that refer to a list entry (services/lists.py), and the field
+# of a row that names it.
+ENTRY_COLUMNS = {"department_id": lists.DEPARTMENTS, "job_id": lists.JOBS}
 
 STAGING_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS import_staging (
     row_number bigint, employee_id text, first_name text, last_name text, email text, phone text,
-    department_id integer, job_title text, employment_type text, location text, hire_date date,
+    department_id integer, job_id integer, employment_type text, location text, hire_date date,
     status text, termination_date date, changes jsonb
 )"""
 
@@ -121,7 +124,8 @@ class ImportRunner:
         self.commits = settings.mode == "valid_rows"
         self.side_conn = side_conn
         self.on_batch = on_batch  # callable(Counts) after each batch, e.g. a terminal progress bar
-        self.departments: dict[str, int] = {}
+        # Each list's entries met so far: lower-cased name -> id.
+        self.entry_ids: dict[str, dict[str, int]] = {kind.table: {} for kind in lists.KINDS}
         self.store = get_store()
         self.counts = counts or Counts()
         self.last_row = settings.resume_row
@@ -179,7 +183,7 @@ class ImportRunner:
                 # undo this batch and try it again.
                 self.conn.execute("ROLLBACK TO SAVEPOINT batch")
                 self.conn.execute("RELEASE SAVEPOINT batch")
-                self.departments.clear()
+                self._forget_entries()
                 self.remembered, self.forgotten = [], []
                 log.warning("import %s: deadlock, retrying batch ending at row %s",
                             self.settings.import_id, batch.last_row)
@@ -314,7 +318,7 @@ class ImportRunner:
         except db_errors.ROW_ERRORS as exc:
             self.conn.execute("ROLLBACK TO SAVEPOINT rows")
             self.conn.execute("RELEASE SAVEPOINT rows")
-            self.departments.clear()  # departments created in the savepoint are gone
+            self._forget_entries()  # departments created in the savepoint are gone
             if len(rows) > 1:
                 half = len(rows) // 2
                 first, first_refused = self._insert_isolating(rows[:half])
@@ -332,31 +336,45 @@ class ImportRunner:
     def _insert(self, rows) -> list[tuple[int, str, str | None]]:
         """COPY the rows into the staging table, INSERT ... ON CONFLICT DO
         NOTHING with their audit entries: the (row, ID, e-mail) stored."""
-        self._resolve_departments(rows)
+        self._resolve_entries(rows)
         cur = self.conn.cursor()
         cur.execute("TRUNCATE import_staging")
         with cur.copy(sql.SQL("COPY import_staging (row_number, {columns}, changes) FROM STDIN").format(
                 columns=sql.SQL(", ").join(map(sql.Identifier, COLUMNS)))) as copy:
             for number, values, changes, _ in rows:
-                department_id = self.departments.get(values["department"].lower()) if values["department"] else None
                 copy.write_row((number, values["employee_id"], values["first_name"], values["last_name"],
-                                values["email"], values["phone"], department_id, values["job_title"],
-                                values["employment_type"], values["location"], values["hire_date"],
-                                values["status"], values["termination_date"], changes))
+                                values["email"], values["phone"], self._entry_id(lists.DEPARTMENTS, values),
+                                self._entry_id(lists.JOBS, values), values["employment_type"], values["location"],
+                                values["hire_date"], values["status"], values["termination_date"], changes))
         return cur.execute(INSERT_SQL, {"import_id": self.settings.import_id,
                                         "actor_id": self.settings.actor_id,
                                         "actor_name": self.settings.actor_name}).fetchall()
 
-    def _resolve_departments(self, rows) -> None:
-        names = {row[1]["department"] for row in rows if row[1]["department"]}
-        missing = sorted({name for name in names if name.lower() not in self.departments}, key=str.lower)
-        if not missing:
-            return
-        self.conn.execute("INSERT INTO departments (name) SELECT unnest(%s::text[])"
-                          " ON CONFLICT ((lower(name))) DO NOTHING", (missing,))
-        for department_id, name in self.conn.execute(
-                "SELECT id, name FROM departments WHERE lower(name) = ANY(%s)", ([n.lower() for n in missing],)):
-            self.departments[name.lower()] = department_id
+    def _resolve_entries(self, rows) -> None:
+        """The ids of the departments and jobs the rows name, new names
+        added to their list (concurrent imports meet in ON CONFLICT)."""
+        for kind in lists.KINDS:
+            known = self.entry_ids[kind.table]
+            names = {row[1][kind.field] for row in rows if row[1][kind.field]}
+            missing = sorted({name for name in names if name.lower() not in known}, key=str.lower)
+            if not missing:
+                continue
+            self.conn.execute(sql.SQL("INSERT INTO {} (name) SELECT unnest(%s::text[])"
+                                      " ON CONFLICT ((lower(name))) DO NOTHING").format(sql.Identifier(kind.table)),
+                              (missing,))
+            for entry_id, name in self.conn.execute(
+                    sql.SQL("SELECT id, name FROM {} WHERE lower(name) = ANY(%s)").format(sql.Identifier(kind.table)),
+                    ([name.lower() for name in missing],)):
+                known[name.lower()] = entry_id
+
+    def _entry_id(self, kind: lists.ListKind, values: dict) -> int | None:
+        name = values[kind.field]
+        return self.entry_ids[kind.table].get(name.lower()) if name else None
+
+    def _forget_entries(self) -> None:
+        """After a rollback: entries created in it are gone (they are looked up again)."""
+        for known in self.entry_ids.values():
+            known.clear()
 
     def _explain_conflicts(self, rows, *, stale_ok: bool) -> list[Rejection]:
         """A duplicate rejection for each row whose ID or e-mail a stored
@@ -425,7 +443,7 @@ class ImportRunner:
             except db_errors.ROW_ERRORS as exc:  # refused for its values: this row alone
                 self.conn.execute("ROLLBACK TO SAVEPOINT row")
                 self.conn.execute("RELEASE SAVEPOINT row")
-                self.departments.clear()
+                self._forget_entries()
                 kind, field_name, reason = db_errors.row_refusal(exc)
                 log.warning("import %s: update from row %s refused by PostgreSQL: %s", self.settings.import_id,
                             rejection.row_number, db_errors.describe(exc))
@@ -439,14 +457,16 @@ class ImportRunner:
         return keep, updated
 
     def _update_one(self, values: dict) -> str | None:
+        plain = [c for c in COLUMNS if c not in ENTRY_COLUMNS]
         old = self.conn.execute(
-            "SELECT e.id, e.email, d.name, " + ", ".join(f"e.{c}" for c in COLUMNS if c != "department_id") +
+            "SELECT e.id, e.email, d.name, j.name, " + ", ".join(f"e.{c}" for c in plain) +
             " FROM employees e LEFT JOIN departments d ON d.id = e.department_id"
+            " LEFT JOIN jobs j ON j.id = e.job_id"
             " WHERE e.employee_id = %s FOR UPDATE OF e", (values["employee_id"],)).fetchone()
         if old is None:
             return "The record was deleted while the file was imported; upload the row again."
-        pk, old_email, old_department = old[0], old[1], old[2]
-        before = dict(zip([c for c in COLUMNS if c != "department_id"], old[3:]), department=old_department)
+        pk, old_email = old[0], old[1]
+        before = dict(zip(plain, old[4:]), department=old[2], job_title=old[3])
         if values["email"] and values["email"] != old_email:
             holder = self.conn.execute("SELECT employee_id FROM employees WHERE email = %s AND id <> %s",
                                        (values["email"], pk)).fetchone()
@@ -455,12 +475,12 @@ class ImportRunner:
         changes = audit.diff(_as_json(before), _as_json(values))
         if not changes:
             return None
-        self._resolve_departments([(0, values, None)])
-        department_id = self.departments.get(values["department"].lower()) if values["department"] else None
+        self._resolve_entries([(0, values, None)])
         assignments = sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in COLUMNS)
         self.conn.execute(sql.SQL("UPDATE employees SET {}, version = version + 1, updated_at = now()"
                                   " WHERE id = %s").format(assignments),
-                          [*(department_id if c == "department_id" else values[c] for c in COLUMNS), pk])
+                          [*(self._entry_id(ENTRY_COLUMNS[c], values) if c in ENTRY_COLUMNS else values[c]
+                             for c in COLUMNS), pk])
         self.conn.execute(
             "INSERT INTO audit_log (actor_id, actor_name, employee_pk, employee_id, action, source, import_id,"
             " changes) VALUES (%s, %s, %s, %s, 'update', 'import', %s, %s)",

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 
 from ...extensions import db
-from ...models import Department, Employee, ImportJob, ImportRejection, User
+from ...models import Department, Employee, Job, ImportJob, ImportRejection, User
 from ...models.imports import FINISHED_STATUSES
 from .. import employees
 from ..employee_rules import FIELD_NAMES, FIELD_RULES
@@ -266,9 +266,10 @@ def export_employees_csv(query: employees.EmployeeQuery):
     """Every matching employee, streamed from a server-side cursor."""
     yield BOM + csv_text([EXPORT_COLUMNS])
     stmt = (select(Employee.employee_id, Employee.first_name, Employee.last_name, Employee.email, Employee.phone,
-                   Department.name, Employee.job_title, Employee.employment_type, Employee.location,
+                   Department.name, Job.name, Employee.employment_type, Employee.location,
                    Employee.hire_date, Employee.status, Employee.termination_date)
             .outerjoin(Department, Department.id == Employee.department_id)
+            .outerjoin(Job, Job.id == Employee.job_id)
             .where(*employees.filter_conditions(query)).order_by(Employee.id)
             .execution_options(yield_per=5000))
     for partition in db.session.execute(stmt).partitions():
