@@ -371,7 +371,7 @@ class PhaseTimers:
     overhead is negligible). Only in this process, for (b); nothing is
     changed on disk."""
 
-    METHODS = ("run", "_run_batch", "_validate", "_flagged_by_valkey", "_insert", "_resolve_departments",
+    METHODS = ("run", "_run_batch", "_validate", "_flagged_by_valkey", "_insert", "_resolve_entries",
                "_explain_conflicts", "_store_rejections")
 
     def __init__(self):
@@ -447,7 +447,7 @@ class PhaseTimers:
             return a[0] - sum(o[0] for o in others), a[1] - sum(o[1] for o in others)
 
         run, batches, insert = get("run"), get("_run_batch"), get("_insert")
-        statement, departments = get("INSERT ... ON CONFLICT + audit_log"), get("_resolve_departments")
+        statement, departments = get("INSERT ... ON CONFLICT + audit_log"), get("_resolve_entries")
         rows = [
             ("create_import (save the upload, UTF-8 check, sniff, sample)", create),
             ("reading the file: csv.reader + batching (run - batches)", minus(run, batches)),

@@ -401,16 +401,21 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def measure(cases: dict, requests_each: int, warmup: int, rng: random.Random,
-            slow_ms: float) -> dict[str, list[float]]:
+            slow_ms: float, prepare: dict | None = None) -> dict[str, list[float]]:
     """cases: key -> (session, url). Sequential GETs, the cases interleaved in
     a random order each round, so that noise from the shared machine lands on
     all of them alike. A case whose warm-up median exceeds slow_ms gets only
     max(20, requests_each // 10) timed requests, so that one pathological
-    case does not stretch the run by many minutes."""
+    case does not stretch the run by many minutes. prepare: key -> a
+    callable run before each GET of that case (warm-up too), outside the
+    timing."""
+    prepare = prepare or {}
     wanted = {}
     for key, (session, url) in cases.items():
         warm = []
         for _ in range(max(1, warmup)):
+            if key in prepare:
+                prepare[key]()
             t = time.perf_counter()
             get_ok(session, url)
             warm.append((time.perf_counter() - t) * 1000)
@@ -424,6 +429,8 @@ def measure(cases: dict, requests_each: int, warmup: int, rng: random.Random,
             if len(times[key]) >= wanted[key]:
                 continue
             session, url = cases[key]
+            if key in prepare:
+                prepare[key]()
             t = time.perf_counter()
             get_ok(session, url)
             times[key].append((time.perf_counter() - t) * 1000)

@@ -1,7 +1,7 @@
 """employee_app: HR staff keep their company's employee records here."""
 import os
 
-from flask import Flask, redirect, url_for
+from flask import Flask
 
 from . import query_params, valkey_store
 from .config import config_from_env
@@ -41,8 +41,8 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import admin, audit, auth, employees, health, imports
-    from .security import login_required, register_security_headers
+    from . import admin, audit, auth, employees, health, imports, lists, reports
+    from .security import register_security_headers
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)
@@ -51,12 +51,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(audit.bp)
     app.register_blueprint(imports.bp)
     app.register_blueprint(imports.export_bp)
+    app.register_blueprint(lists.bp)
+    app.register_blueprint(reports.bp)
+    app.register_blueprint(reports.home_bp)  # "/": the dashboard
     register_security_headers(app)
-
-    @app.route("/")
-    @login_required
-    def home():
-        return redirect(url_for("employees.index"))
 
 
 def register_error_handlers(app: Flask) -> None:

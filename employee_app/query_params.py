@@ -9,12 +9,14 @@ declares its roles with security.role_required: the parameter tests send
 random values to exactly those, and links to other pages of the same list
 carry exactly those (link_args)."""
 import re
+from datetime import date
 
 import regex
 from flask import Flask, current_app, request
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
 
+from .services.employee_rules import FieldProblem, parse_iso_date
 from .services.pagination import BIGINT_MAX, INTEGER_MAX
 from .services.text_rules import INVISIBLE_RE
 
@@ -58,6 +60,19 @@ def int_arg(name: str, minimum: int, maximum: int, expected: str | None = None) 
     if WHOLE_NUMBER_RE.fullmatch(raw) and minimum <= (number := int(raw)) <= maximum:
         return number
     raise BadParameter(name, expected or f"a whole number from {minimum} to {maximum}")
+
+
+def date_arg(name: str) -> date | None:
+    """The parameter as a date written YYYY-MM-DD, within the dates the app
+    stores (employee_rules.parse_iso_date); None when absent or empty.
+    Raises BadParameter with the reason ("... February 2024 has 29 days")."""
+    raw = UNTYPED_RE.sub("", request.args.get(name, "")).strip()
+    if not raw:
+        return None
+    try:
+        return parse_iso_date(raw)
+    except FieldProblem as problem:
+        raise BadParameter(name, f"a date as YYYY-MM-DD: {str(problem).rstrip('.')}") from None
 
 
 def choice_arg(name: str, choices, default: str | None = None) -> str | None:

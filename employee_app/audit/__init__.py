@@ -1,4 +1,4 @@
-"""The admin history page: every change to every employee, filterable,
+"""The admin history page: every change to every employee and list entry, filterable,
 exportable as CSV. Also the template helpers that show audit entries (used
 by the employee page's history too)."""
 from datetime import timezone

@@ -11,12 +11,13 @@ from ..services import audit
 from . import bp
 
 admin_only = role_required("admin")
-FILTERS = ("actor", "employee", "from", "to")
+FILTERS = ("actor", "employee", "subject", "from", "to")
 
 
 def _filters() -> dict:
     """The filters as text; AuditQuery.from_args reads the dates (and
-    reports one that is not a date)."""
+    reports one that is not a date) and the subject (anything else than
+    one: every change)."""
     return {name: text_arg(name, audit.MAX_FILTER_LENGTH) for name in FILTERS}
 
 

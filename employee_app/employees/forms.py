@@ -51,7 +51,7 @@ class EmployeeForm(FlaskForm):
     email = _text_field("email", type="email", autocomplete="off")
     phone = _text_field("phone", type="tel", autocomplete="off")
     department = _text_field("department", list="department-names", autocomplete="off")
-    job_title = _text_field("job_title")
+    job_title = _text_field("job_title", list="job-names", autocomplete="off")
     employment_type = _choice_field("employment_type", blank="—")
     location = _text_field("location")
     hire_date = _date_field("hire_date")

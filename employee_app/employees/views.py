@@ -5,7 +5,7 @@ from markupsafe import Markup
 from ..models import STATUSES
 from ..query_params import accepts, choice_arg, cursor_arg, int_arg, text_arg
 from ..security import login_required, role_required
-from ..services import audit, employees
+from ..services import audit, employees, lists
 from ..services.employee_rules import FIELD_NAMES, clean_employee, employee_id_problem, normalize_employee_id
 from ..services.errors import DuplicateError, InvalidInput
 from ..services.pagination import BIGINT_MAX, INTEGER_MAX
@@ -77,7 +77,12 @@ def new():
             flash(Markup('Employee {} ({}) added. <a href="{}">Add another employee</a>').format(
                 employee.employee_id, employee.full_name, url_for(".new")), "success")
             return redirect(url_for(".show", employee_id=employee.employee_id), 303)
-    return render_template("employees/new.html", form=form, departments=employees.list_departments()), status
+    return render_template("employees/new.html", form=form, **_suggestions()), status
+
+
+def _suggestions() -> dict:
+    """What the department and job title fields suggest while typing."""
+    return {"departments": employees.list_departments(), "jobs": lists.all_entries(lists.JOBS)}
 
 
 @bp.route("/check-id")
@@ -163,7 +168,7 @@ def edit(employee_id: str):
 
 def _edit_page(form, employee_id: str, status: int = 200):
     return render_template("employees/edit.html", form=form, employee_id=normalize_employee_id(employee_id),
-                           may_delete=_may_open(delete), departments=employees.list_departments()), status
+                           may_delete=_may_open(delete), **_suggestions()), status
 
 
 def _conflict_page(conflict, typed: dict) -> str:
@@ -195,8 +200,7 @@ def _conflict_page(conflict, typed: dict) -> str:
         merged = {row["name"]: (typed.get(row["name"]) if row["mine_changed"] or conflict.opened is None
                                 else row["stored"] or "") for row in rows}
         form = EditEmployeeForm(formdata=None, data={**merged, **_state_data(conflict.employee, conflict.mark)})
-    return render_template("employees/conflict.html", conflict=conflict, rows=rows, form=form,
-                           departments=employees.list_departments())
+    return render_template("employees/conflict.html", conflict=conflict, rows=rows, form=form, **_suggestions())
 
 
 @bp.route("/<employee_id>/delete", methods=["GET", "POST"])

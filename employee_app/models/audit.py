@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, func
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -8,22 +8,32 @@ from ..extensions import db
 
 AUDIT_ACTIONS = ("create", "update", "delete")
 # Which path made the change: the add form, an import, the admin edit form,
-# the delete page, a bulk action on the list.
-AUDIT_SOURCES = ("form", "import", "edit", "delete", "bulk", "cli")
+# the delete page, a bulk action on the list; a list entry's page (or the
+# list page's add form), a list upload.
+AUDIT_SOURCES = ("form", "import", "edit", "delete", "bulk", "cli", "list", "list_upload")
+# What changed: an employee, or an entry of one of the lists employees refer
+# to (services/lists.py: a ListKind's label).
+AUDIT_SUBJECTS = ("employee", "department", "job")
 
 
 class AuditEntry(db.Model):
-    """One change to one employee, written in the same transaction as the change.
+    """One change to one employee or one list entry, written in the same
+    transaction as the change.
 
-    No foreign key to employees: the history outlives a deleted record."""
+    An employee's entry names it by employee_pk and employee_id (the business
+    ID at the time); a list entry's by entry_pk and entry_name (its name at
+    the time). No foreign keys: the history outlives a deleted record."""
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     actor_name: Mapped[str | None] = mapped_column(String(64))  # kept if the account goes
-    employee_pk: Mapped[int] = mapped_column(BigInteger)
-    employee_id: Mapped[str] = mapped_column(String(32))  # the business ID at the time
+    subject: Mapped[str] = mapped_column(String(16), server_default="employee")
+    employee_pk: Mapped[int | None] = mapped_column(BigInteger)
+    employee_id: Mapped[str | None] = mapped_column(String(32))  # the business ID at the time
+    entry_pk: Mapped[int | None] = mapped_column(Integer)
+    entry_name: Mapped[str | None] = mapped_column(String(120))  # the list entry's name at the time
     action: Mapped[str] = mapped_column(String(16))
     source: Mapped[str] = mapped_column(String(16))
     import_id: Mapped[int | None] = mapped_column(BigInteger)
@@ -33,8 +43,18 @@ class AuditEntry(db.Model):
     __table_args__ = (
         CheckConstraint(f"action IN {AUDIT_ACTIONS!r}", name="ck_audit_log_action"),
         CheckConstraint(f"source IN {AUDIT_SOURCES!r}", name="ck_audit_log_source"),
+        CheckConstraint(f"subject IN {AUDIT_SUBJECTS!r}", name="ck_audit_log_subject"),
+        CheckConstraint(
+            "CASE WHEN subject = 'employee'"
+            " THEN employee_pk IS NOT NULL AND employee_id IS NOT NULL AND entry_pk IS NULL"
+            " ELSE entry_pk IS NOT NULL AND entry_name IS NOT NULL AND employee_pk IS NULL END",
+            name="ck_audit_log_subject_named"),
         Index("ix_audit_log_employee", "employee_pk", "id"),
         Index("ix_audit_log_employee_id", "employee_id"),
         Index("ix_audit_log_at", "at"),
         Index("ix_audit_log_actor", "actor_id", "at"),
+        # An entry's history, and the history page filtered to list changes:
+        # a few rows among millions of employee entries.
+        Index("ix_audit_log_entry", "subject", "entry_pk", "id", postgresql_where=text("entry_pk IS NOT NULL")),
+        Index("ix_audit_log_entries_at", "at", "id", postgresql_where=text("entry_pk IS NOT NULL")),
     )

@@ -1,13 +1,18 @@
-"""The audit log: one entry per change to one employee.
+"""The audit log: one entry per change to one employee or to one entry of
+the departments or jobs list.
 
-The services that change employees call record() inside their own
-transaction, so an entry exists exactly when its change does. Conventions
-(shared with the import, which writes the same rows in bulk SQL):
+The services that change employees call record() (the lists:
+record_entry_change()) inside their own transaction, so an entry exists
+exactly when its change does. Conventions (shared with the import, which
+writes the same rows in bulk SQL):
 
-- action: create | update | delete; source: form | import | edit | delete | bulk | cli;
+- subject: employee | department | job; an employee's entry names it by
+  employee_pk and employee_id, a list entry's by entry_pk and entry_name;
+- action: create | update | delete; source: form | import | edit | delete |
+  bulk | cli for employees, list | list_upload for list entries;
 - changes: {field: [old, new]} with JSON values (dates 'YYYY-MM-DD', the
-  department by name); a create has old = null for every non-empty field, a
-  delete has new = null;
+  department by name; a list entry's name and code); a create has old = null
+  for every non-empty field, a delete has new = null;
 - actor_id and actor_name (the username at the time; kept if the account goes).
 """
 from collections.abc import Iterator
@@ -17,13 +22,15 @@ from datetime import date, datetime, time, timedelta, timezone
 from sqlalchemy import func, or_, select, tuple_
 
 from ..extensions import db
-from ..models import AuditEntry, Employee, User
+from ..models import AUDIT_SUBJECTS, AuditEntry, Employee, User
 from .employee_rules import CONTROL_CHARS_RE, FIELD_NAMES, RULES_BY_NAME, normalize_employee_id
 from .pagination import Cursor, decode_cursor, encode_cursor
 from .spreadsheet import BOM, csv_text
 
-# The fields an entry records, in the order pages show them.
+# The fields an entry records, in the order pages show them: an employee's,
+# a list entry's.
 AUDITED_FIELDS = FIELD_NAMES
+LIST_FIELDS = ("name", "code")
 MAX_FILTER_LENGTH = 64
 MAX_BIGINT = 2**63 - 1
 
@@ -53,10 +60,10 @@ def snapshot(employee: Employee) -> dict[str, str | None]:
     return values
 
 
-def diff(before: dict, after: dict) -> dict[str, list]:
+def diff(before: dict, after: dict, fields: tuple[str, ...] = AUDITED_FIELDS) -> dict[str, list]:
     """{field: [old, new]} for each field whose value differs."""
     return {name: [before.get(name), after.get(name)]
-            for name in AUDITED_FIELDS if before.get(name) != after.get(name)}
+            for name in fields if before.get(name) != after.get(name)}
 
 
 def creation_changes(after: dict) -> dict[str, list]:
@@ -81,9 +88,25 @@ def record(*, employee_pk: int, employee_id: str, action: str, source: str, chan
     return entry
 
 
+def record_entry_change(*, subject: str, entry_pk: int, entry_name: str, action: str, source: str,
+                        changes: dict, actor=None) -> AuditEntry:
+    """A change to a list entry (subject: its ListKind's label), added to the
+    current transaction (the caller commits)."""
+    authenticated = actor is not None and getattr(actor, "is_authenticated", False)
+    entry = AuditEntry(
+        actor_id=actor.id if authenticated else None,
+        actor_name=actor.username if authenticated else None,
+        subject=subject, entry_pk=entry_pk, entry_name=entry_name, action=action, source=source,
+        changes=changes,
+    )
+    db.session.add(entry)
+    return entry
+
+
 def ordered_changes(changes: dict) -> list[tuple[str, str, object, object]]:
     """(field, label, old, new) in the form's field order, unknown fields last."""
-    names = [n for n in AUDITED_FIELDS if n in changes] + sorted(n for n in changes if n not in AUDITED_FIELDS)
+    known = (*AUDITED_FIELDS, *LIST_FIELDS)
+    names = [n for n in known if n in changes] + sorted(n for n in changes if n not in known)
     result = []
     for name in names:
         pair = changes[name]
@@ -106,7 +129,17 @@ def employee_history(employee_pk: int, *, before: int | None = None, limit: int 
                      ) -> tuple[list[AuditEntry], int | None]:
     """The employee's entries, newest first; and the id to pass as `before`
     for the next (older) page, or None."""
-    query = select(AuditEntry).where(AuditEntry.employee_pk == employee_pk)
+    return _history(AuditEntry.employee_pk == employee_pk, before, limit)
+
+
+def entry_history(subject: str, entry_pk: int, *, before: int | None = None, limit: int = 50
+                  ) -> tuple[list[AuditEntry], int | None]:
+    """A list entry's entries (ix_audit_log_entry), as employee_history."""
+    return _history((AuditEntry.subject == subject) & (AuditEntry.entry_pk == entry_pk), before, limit)
+
+
+def _history(condition, before: int | None, limit: int) -> tuple[list[AuditEntry], int | None]:
+    query = select(AuditEntry).where(condition)
     if before is not None and not 0 < before <= MAX_BIGINT:
         before = None  # a tampered link shows the newest page
     if before:
@@ -143,6 +176,7 @@ def state_before(current: dict | None, entries: list[AuditEntry]) -> dict | None
 class AuditQuery:
     actor: str = ""
     employee_id: str = ""
+    subject: str = ""  # one of AUDIT_SUBJECTS, or every change
     date_from: date | None = None
     date_to: date | None = None
     cursor: str | None = None
@@ -156,7 +190,9 @@ class AuditQuery:
         def text(name: str) -> str:  # control characters can match nothing: drop them
             return CONTROL_CHARS_RE.sub("", args.get(name) or "")[:MAX_FILTER_LENGTH]
 
+        subject = args.get("subject") or ""
         query = cls(actor=text("actor").strip().lower(), employee_id=normalize_employee_id(text("employee")),
+                    subject=subject if subject in AUDIT_SUBJECTS else "",
                     cursor=args.get("cursor") or None, per_page=per_page)
         for name, label in (("date_from", "From"), ("date_to", "To")):
             raw = (args.get(name.removeprefix("date_")) or "").strip()
@@ -169,7 +205,7 @@ class AuditQuery:
 
     def args(self) -> dict:
         """The filters as query-string arguments (for the CSV link)."""
-        values = {"actor": self.actor, "employee": self.employee_id,
+        values = {"actor": self.actor, "employee": self.employee_id, "subject": self.subject,
                   "from": self.date_from.isoformat() if self.date_from else "",
                   "to": self.date_to.isoformat() if self.date_to else ""}
         return {key: value for key, value in values.items() if value}
@@ -193,6 +229,12 @@ def _conditions(query: AuditQuery) -> list:
         # (its entries from before an ID change too).
         holder = select(Employee.id).where(Employee.employee_id == query.employee_id).scalar_subquery()
         conditions.append(or_(AuditEntry.employee_id == query.employee_id, AuditEntry.employee_pk == holder))
+    if query.subject == "employee":
+        conditions.append(AuditEntry.subject == "employee")
+    elif query.subject:
+        # entry_pk IS NOT NULL lets PostgreSQL page by ix_audit_log_entries_at,
+        # which holds the list changes alone.
+        conditions += [AuditEntry.subject == query.subject, AuditEntry.entry_pk.is_not(None)]
     if query.date_from:
         conditions.append(AuditEntry.at >= _midnight_utc(query.date_from))
     if query.date_to and query.date_to < date.max:
@@ -250,7 +292,7 @@ def list_entries(query: AuditQuery) -> AuditPage:
 
 # --- CSV ----------------------------------------------------------------------
 
-CSV_HEADER = ["entry", "at_utc", "actor", "employee_id", "action", "source", "import_id",
+CSV_HEADER = ["entry", "at_utc", "actor", "subject", "employee_id", "list_entry", "action", "source", "import_id",
               "field", "old_value", "new_value"]
 CSV_BATCH = 1000
 
@@ -263,8 +305,9 @@ def export_csv(query: AuditQuery) -> Iterator[str]:
     """The filtered entries as CSV text chunks, newest first, one line per
     changed field; read from PostgreSQL in batches, never all at once."""
     yield BOM + csv_text([CSV_HEADER])
-    stmt = (select(AuditEntry.id, AuditEntry.at, AuditEntry.actor_name, AuditEntry.employee_id,
-                   AuditEntry.action, AuditEntry.source, AuditEntry.import_id, AuditEntry.changes)
+    stmt = (select(AuditEntry.id, AuditEntry.at, AuditEntry.actor_name, AuditEntry.subject, AuditEntry.employee_id,
+                   AuditEntry.entry_name, AuditEntry.action, AuditEntry.source, AuditEntry.import_id,
+                   AuditEntry.changes)
             .where(*_conditions(query))
             .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
             .execution_options(yield_per=CSV_BATCH))
@@ -273,8 +316,8 @@ def export_csv(query: AuditQuery) -> Iterator[str]:
 
 
 def _csv_lines(entry) -> Iterator[list]:
-    head = [entry.id, format_utc(entry.at), entry.actor_name, entry.employee_id,
-            entry.action, entry.source, entry.import_id]
+    head = [entry.id, format_utc(entry.at), entry.actor_name, entry.subject, entry.employee_id,
+            entry.entry_name, entry.action, entry.source, entry.import_id]
     changes = ordered_changes(entry.changes or {})
     if not changes:
         yield head + [None, None, None]

@@ -14,6 +14,8 @@ def safe_cell(value) -> str:
     a NUL, which no spreadsheet reads back, as U+FFFD)."""
     if value is None:
         return ""
+    if isinstance(value, int):  # a number is never a formula: -3 stays a number (a report's net change)
+        return str(value)
     text = value.isoformat() if hasattr(value, "isoformat") else str(value)
     if "\x00" in text:
         text = text.replace("\x00", "\ufffd")

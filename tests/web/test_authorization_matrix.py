@@ -58,6 +58,7 @@ def samples(app, login, make_user):
         "user_id": target_id,
         "id": target_id,
         "filename": "css/app.css",  # static
+        "entry_id": 1,  # E9001's department and job: the first entry of each list
     }
 
 

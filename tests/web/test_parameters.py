@@ -55,7 +55,8 @@ def samples(app, admin, make_user) -> dict:
         user_id = next(u.id for u in users.list_users() if u.username == "param-target")
         job = jobs.create_import(io.BytesIO(b"employee_id,first_name,last_name\nE9,Ada,Byron\n"),
                                  "params.csv", mode="valid_rows", on_existing="skip", user=None, queue=False)
-        return {"employee_id": "E1", "user_id": user_id, "import_id": job.id}
+        return {"employee_id": "E1", "user_id": user_id, "import_id": job.id,
+                "entry_id": 1}  # E1's department and job: the first entry of each list
 
 
 # --- the cases a tester found, and their neighbours --------------------------

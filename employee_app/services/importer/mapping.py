@@ -4,20 +4,31 @@ import hashlib
 import re
 from datetime import date
 
-from ..employee_rules import FIELD_NAMES, RULES_BY_NAME, shown
+from .. import lists
+from ..employee_rules import FIELD_NAMES, RULES_BY_NAME, FieldProblem, shown
 from ..spreadsheet import unquote_cell
 
 IGNORE = "ignore"
 FULL_NAME = "full_name"  # "Ada Lovelace": the last word is the last name
 FULL_NAME_LAST_FIRST = "full_name_last_first"  # "Lovelace, Ada"
-TARGETS = (*FIELD_NAMES, FULL_NAME, FULL_NAME_LAST_FIRST)
-# What the mapping page offers for a column, in words (and in this order).
-TARGET_LABELS = {
-    **{rule.name: rule.label for rule in RULES_BY_NAME.values()},
-    FULL_NAME: "Full name (First Last)",
-    FULL_NAME_LAST_FIRST: "Full name (Last, First)",
-    IGNORE: "Ignore this column",
-}
+# A department or job given by its code in the list (services/lists.py);
+# pipeline.py resolves it.
+CODE_TARGETS = {kind.code_field: kind for kind in lists.KINDS}
+TARGETS = (*FIELD_NAMES, *CODE_TARGETS, FULL_NAME, FULL_NAME_LAST_FIRST)
+
+
+def _target_labels() -> dict[str, str]:
+    """What the mapping page offers for a column, in words (and in this
+    order: a list's code right after its name)."""
+    labels = {}
+    for rule in RULES_BY_NAME.values():
+        labels[rule.name] = rule.label
+        labels.update({kind.code_field: kind.code_label for kind in lists.KINDS if kind.field == rule.name})
+    return {**labels, FULL_NAME: "Full name (First Last)", FULL_NAME_LAST_FIRST: "Full name (Last, First)",
+            IGNORE: "Ignore this column"}
+
+
+TARGET_LABELS = _target_labels()
 # The columns rejected.csv adds to a file's own: ignored when it comes back.
 REPORT_COLUMNS = ("row", "error")
 
@@ -36,7 +47,10 @@ _ALIASES = {
     "email": ["email", "e-mail", "email address", "e-mail address", "work email", "work e-mail", "mail"],
     "phone": ["phone", "phone number", "telephone", "tel", "mobile", "work phone"],
     "department": ["department", "department name", "departmentname", "dept", "dept name"],
+    "department_code": ["department code", "department id", "department number", "department no", "dept code",
+                        "dept id", "dept no", "dept number"],
     "job_title": ["job title", "jobtitle", "title", "job", "job role", "jobrole", "position", "role"],
+    "job_code": ["job code", "job id", "job number", "job no", "title code", "position code", "position id"],
     "employment_type": ["employment type", "employmenttype", "contract type", "type"],
     "location": ["location", "office", "site", "city", "work location", "store location"],
     "hire_date": ["hire date", "hiredate", "date hired", "start date", "startdate", "date of joining",
@@ -166,6 +180,12 @@ def mapped_record(cells: list[str], mapping: list[str]) -> tuple[dict, dict[str,
             raw["first_name"], raw["last_name"] = first.strip(), last.strip()
         else:
             raw[target] = value
+    for target, kind in CODE_TARGETS.items():
+        if raw.get(target):
+            try:
+                raw[target] = lists.clean_code(raw[target])
+            except FieldProblem as problem:
+                errors[target] = f"{kind.code_label} {problem}"
     for name in ("hire_date", "termination_date"):
         if raw.get(name):
             try:

@@ -23,11 +23,11 @@ import psycopg
 from psycopg import sql
 
 from .. import audit, db_errors, duplicate_guard, lists
-from ..employee_rules import RULES_BY_NAME, clean_employee
+from ..employee_rules import RULES_BY_NAME, clean_employee, shown
 from ..errors import InvalidInput
 from ...valkey_store import ValkeyUnavailable, get_store
 from .files import MAX_ROW_CHARS, FileFormat, read_records
-from .mapping import mapped_record
+from .mapping import CODE_TARGETS, mapped_record
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +126,9 @@ class ImportRunner:
         self.on_batch = on_batch  # callable(Counts) after each batch, e.g. a terminal progress bar
         # Each list's entries met so far: lower-cased name -> id.
         self.entry_ids: dict[str, dict[str, int]] = {kind.table: {} for kind in lists.KINDS}
+        # Each list's codes met so far: lower-cased code -> (id, name). Entries
+        # that existed before the import: a rollback never undoes them.
+        self.entry_codes: dict[str, dict[str, tuple[int, str]]] = {kind.table: {} for kind in lists.KINDS}
         self.store = get_store()
         self.counts = counts or Counts()
         self.last_row = settings.resume_row
@@ -170,6 +173,7 @@ class ImportRunner:
                 yield record
 
     def _run_batch(self, batch: Batch) -> None:
+        self._resolve_codes(batch)
         # Each batch runs in a savepoint, so that a retry (or, in the modes
         # that keep one transaction, any failure of this batch) undoes this
         # batch alone, never the batches before it.
@@ -221,6 +225,7 @@ class ImportRunner:
                 batch.rejections.append(Rejection(number, "invalid", next(iter(fields)),
                                                   " ".join(fields.values()), cells))
                 continue
+            values.update({target: raw.get(target) for target in CODE_TARGETS})
             employee_id, email = values["employee_id"], values["email"]
             if employee_id in seen_ids:
                 batch.rejections.append(Rejection(
@@ -351,11 +356,12 @@ class ImportRunner:
                                         "actor_name": self.settings.actor_name}).fetchall()
 
     def _resolve_entries(self, rows) -> None:
-        """The ids of the departments and jobs the rows name, new names
-        added to their list (concurrent imports meet in ON CONFLICT)."""
+        """The ids of the departments and jobs the rows name (and do not give
+        by code), new names added to their list (concurrent imports meet in
+        ON CONFLICT)."""
         for kind in lists.KINDS:
             known = self.entry_ids[kind.table]
-            names = {row[1][kind.field] for row in rows if row[1][kind.field]}
+            names = {row[1][kind.field] for row in rows if row[1][kind.field] and not row[1].get(kind.code_field)}
             missing = sorted({name for name in names if name.lower() not in known}, key=str.lower)
             if not missing:
                 continue
@@ -368,8 +374,52 @@ class ImportRunner:
                 known[name.lower()] = entry_id
 
     def _entry_id(self, kind: lists.ListKind, values: dict) -> int | None:
+        if code := values.get(kind.code_field):
+            return self.entry_codes[kind.table][code.lower()][0]
         name = values[kind.field]
         return self.entry_ids[kind.table].get(name.lower()) if name else None
+
+    def _resolve_codes(self, batch: Batch) -> None:
+        """Rows that give a department or job by its code: the entry's name
+        takes the row's place (its spelling in the list; the audit entry
+        records it). One query per list for the codes not met before. A
+        code not in the list makes the row invalid, and so does a row that
+        also names another entry: a code and a name that disagree may mean
+        either, and the row is not guessed at."""
+        for kind in lists.KINDS:
+            known = self.entry_codes[kind.table]
+            missing = list({code.lower() for _, values, _, _ in batch.valid
+                            if (code := values.get(kind.code_field)) and code.lower() not in known})
+            if missing:
+                for entry_id, code, name in self.conn.execute(
+                        sql.SQL("SELECT id, code, name FROM {} WHERE lower(code) = ANY(%s)").format(
+                            sql.Identifier(kind.table)), (missing,)):
+                    known[code.lower()] = (entry_id, name)
+        resolved = []
+        for row in batch.valid:
+            number, values, changes, cells = row
+            problems = {}
+            for kind in lists.KINDS:
+                if not (code := values.get(kind.code_field)):
+                    continue
+                found = self.entry_codes[kind.table].get(code.lower())
+                named = values[kind.field]
+                if found is None:
+                    problems[kind.code_field] = f"{kind.code_label} {shown(code)} is not in the {kind.plural} list."
+                elif named and named.lower() != found[1].lower():
+                    problems[kind.code_field] = (f"{kind.code_label} {code} is {found[1]} in the {kind.plural} list, "
+                                                 f"but the row's {RULES_BY_NAME[kind.field].label.lower()} is "
+                                                 f"{shown(named)}.")
+                else:
+                    values[kind.field] = found[1]
+            if problems:
+                batch.rejections.append(Rejection(number, "invalid", next(iter(problems)), " ".join(problems.values()),
+                                                  cells))
+            elif any(values.get(target) for target in CODE_TARGETS):
+                resolved.append((number, values, _created_changes(values), cells))
+            else:
+                resolved.append(row)
+        batch.valid = resolved
 
     def _forget_entries(self) -> None:
         """After a rollback: entries created in it are gone (they are looked up again)."""

@@ -1,0 +1,388 @@
+"""Reports on the employee records, and the home page's figures.
+
+Every figure is a SQL aggregate over two summary tables that triggers on
+employees keep right in the transaction of each change (migration
+0009_report_summaries): headcount_changes (hires, leavers and undated
+leavers per year, month and day, department and status) and
+hires_by_quarter (per year, department and job). Reading a million
+employees for each report would cost 100 ms and more; these cost a few.
+
+A trigger only appends rows, so a key (say: Sales, active, 2024-05-17) can
+have several; every query sums them. compact_summaries() merges each key's
+rows into one: at the end of an import, and before a report is read when
+anything is waiting (usually the few rows of the last edits).
+
+What a headcount on a date counts: the employees hired on or before it and
+not terminated before it (someone whose last day is that date still
+counts). Its status columns are today's statuses (the records keep no
+history of leave), except that someone terminated since counts as employed
+then ("left since"). Left out: employees without a hire date, and those
+terminated without a termination date (nothing says when they left).
+"""
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select, text
+
+from ..extensions import db
+from ..models import Employee
+from ..models.employee import HIRE_DATE_OR_LATEST
+from .spreadsheet import BOM, csv_text
+
+MONTHS_SHOWN = 24
+ROWS_PER_PAGE = 100
+# pg_try_advisory_xact_lock(class, id): one merge of the summaries at a time.
+MERGE_LOCK = (7_002, 1)
+NO_DEPARTMENT = "No department"
+
+
+# --- keeping the summaries small -----------------------------------------------
+
+@dataclass(frozen=True)
+class Summary:
+    table: str
+    keys: tuple[str, ...]
+    values: tuple[str, ...]
+
+    @property
+    def merge_sql(self) -> str:
+        """Replace the rows of every key that has unmerged ones by their sum
+        (dropped when it is zero). Rows appended meanwhile are not seen by
+        the statement's snapshot and wait for the next merge."""
+        keys, values = ", ".join(self.keys), ", ".join(self.values)
+        sums = ", ".join(f"sum({value})" for value in self.values)
+        return f"""
+            WITH pending AS (SELECT DISTINCT {keys} FROM {self.table} WHERE NOT merged),
+            taken AS (
+                DELETE FROM {self.table} t USING pending p
+                WHERE ({", ".join(f"t.{key}" for key in self.keys)}) = ({", ".join(f"p.{key}" for key in self.keys)})
+                RETURNING t.*)
+            INSERT INTO {self.table} ({keys}, {values}, merged)
+            SELECT {keys}, {sums}, true FROM taken GROUP BY {keys}
+            HAVING ({sums}) <> ({", ".join("0" for _ in self.values)})
+            ORDER BY {keys}"""
+
+
+SUMMARIES = (
+    Summary("headcount_changes", ("grain", "period", "department_id", "status"),
+            ("hires", "leavers", "undated_leavers")),
+    Summary("hires_by_quarter", ("year", "department_id", "job_id"), ("q1", "q2", "q3", "q4")),
+)
+
+
+def compact_summaries() -> bool:
+    """Merge the summaries' unmerged rows and commit. False (nothing done)
+    when another merge is running: its rows are merged by the next one.
+
+    Writers only ever append, so this waits for no lock but its own."""
+    if not db.session.execute(text("SELECT pg_try_advisory_xact_lock(:a, :b)"),
+                              dict(zip("ab", MERGE_LOCK))).scalar_one():
+        db.session.rollback()
+        return False
+    for summary in SUMMARIES:
+        db.session.execute(text(summary.merge_sql))
+    db.session.commit()
+    return True
+
+
+def compact_if_waiting() -> None:
+    """Before a report is read: merge what the last changes appended (a
+    probe of two small partial indexes when nothing waits)."""
+    waiting = " OR ".join(f"EXISTS (SELECT 1 FROM {s.table} WHERE NOT merged)" for s in SUMMARIES)
+    if db.session.execute(text(f"SELECT {waiting}")).scalar_one():
+        compact_summaries()
+
+
+# --- shared pieces ----------------------------------------------------------------
+
+def years_with_hires() -> list[int]:
+    """Every year in which someone was hired, latest first."""
+    return list(db.session.execute(text(
+        "SELECT extract(year FROM period)::int FROM headcount_changes WHERE grain = 'year'"
+        " GROUP BY period HAVING sum(hires) > 0 ORDER BY period DESC")).scalars())
+
+
+def without_hire_date() -> int:
+    """Employees without a hire date: read from the hire-date index, where
+    they sort as 9999-12-31 (no stored hire date is that late)."""
+    return db.session.execute(
+        select(func.count()).select_from(Employee).where(HIRE_DATE_OR_LATEST >= date.max)).scalar_one()
+
+
+def quarter_start(day: date) -> date:
+    return day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1)
+
+
+def add_months(day: date, months: int) -> date:
+    """The first day of the month `months` after day's month."""
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def natural_order(column: str) -> str:
+    """ORDER BY terms for codes as people count them (2 before 10, as the
+    employee list orders IDs), no code last."""
+    return (f"{column} IS NULL, regexp_replace({column}, '[0-9]{{1,18}}$', ''),"
+            f" coalesce(substring({column} FROM '[0-9]{{1,18}}$')::bigint, -1), {column}")
+
+
+# --- hires by quarter ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class QuarterRow:
+    department: str
+    job: str | None  # None on a department's total
+    q1: int
+    q2: int
+    q3: int
+    q4: int
+
+    @property
+    def quarters(self) -> tuple[int, int, int, int]:
+        return self.q1, self.q2, self.q3, self.q4
+
+    @property
+    def total(self) -> int:
+        return sum(self.quarters)
+
+
+@dataclass(frozen=True)
+class HiresByQuarter:
+    year: int
+    rows: list[QuarterRow]  # this page's rows: one per department and job
+    row_count: int  # on every page
+    page: int
+    pages: int
+    departments: list[QuarterRow]  # each department's total, for the chart
+    left_out: int  # hired that year without a department or a job
+    no_hire_date: int
+
+    @property
+    def first_row(self) -> int:
+        return (self.page - 1) * ROWS_PER_PAGE + 1
+
+
+# One row per department and job with at least one hire in the year, by
+# department then job, alphabetically without regard to case.
+QUARTER_ROWS_SQL = """
+WITH hired AS (
+    SELECT department_id, job_id, sum(q1) AS q1, sum(q2) AS q2, sum(q3) AS q3, sum(q4) AS q4
+    FROM hires_by_quarter WHERE year = :year AND department_id <> 0 AND job_id <> 0
+    GROUP BY department_id, job_id HAVING sum(q1 + q2 + q3 + q4) > 0)
+SELECT d.name AS department, j.name AS job, h.q1, h.q2, h.q3, h.q4, count(*) OVER () AS row_count
+FROM hired h JOIN departments d ON d.id = h.department_id JOIN jobs j ON j.id = h.job_id
+ORDER BY lower(d.name), d.id, lower(j.name), j.id
+LIMIT :limit OFFSET :offset
+"""
+
+# Each department's hires in the year (with a job), by name; then, with
+# department None, those hired without a department or a job.
+QUARTER_DEPARTMENTS_SQL = """
+SELECT d.name AS department, sum(h.q1) AS q1, sum(h.q2) AS q2, sum(h.q3) AS q3, sum(h.q4) AS q4
+FROM hires_by_quarter h LEFT JOIN departments d ON d.id = h.department_id AND h.job_id <> 0
+WHERE h.year = :year
+GROUP BY d.id, d.name HAVING sum(h.q1 + h.q2 + h.q3 + h.q4) > 0
+ORDER BY d.id IS NULL, lower(d.name), d.id
+"""
+
+
+def hires_by_quarter(year: int, page: int = 1) -> HiresByQuarter:
+    page_rows = db.session.execute(text(QUARTER_ROWS_SQL), {
+        "year": year, "limit": ROWS_PER_PAGE, "offset": (page - 1) * ROWS_PER_PAGE}).all()
+    departments = [QuarterRow(row.department, None, row.q1, row.q2, row.q3, row.q4)
+                   for row in db.session.execute(text(QUARTER_DEPARTMENTS_SQL), {"year": year})]
+    left_out = departments.pop().total if departments and departments[-1].department is None else 0
+    row_count = page_rows[0].row_count if page_rows else 0
+    return HiresByQuarter(
+        year=year, rows=[QuarterRow(r.department, r.job, r.q1, r.q2, r.q3, r.q4) for r in page_rows],
+        row_count=row_count, page=page, pages=max(1, -(-row_count // ROWS_PER_PAGE)),
+        departments=departments, left_out=left_out, no_hire_date=without_hire_date())
+
+
+def hires_by_quarter_csv(year: int) -> str:
+    rows = db.session.execute(text(QUARTER_ROWS_SQL), {"year": year, "limit": None, "offset": 0})
+    return BOM + csv_text([["department", "job", "Q1", "Q2", "Q3", "Q4"],
+                           *([r.department, r.job, r.q1, r.q2, r.q3, r.q4] for r in rows)])
+
+
+# --- departments above the mean --------------------------------------------------------
+
+@dataclass(frozen=True)
+class DepartmentHires:
+    code: str | None
+    name: str
+    hired: int
+
+
+@dataclass(frozen=True)
+class AboveMean:
+    year: int
+    mean: float  # hires per department in the list, those without hires counting as 0
+    hired: int  # by all the departments in the list
+    departments_listed: int
+    rows: list[DepartmentHires]  # the departments above the mean, most hires first
+
+
+ABOVE_MEAN_SQL = f"""
+WITH hired AS (
+    SELECT department_id, sum(hires) AS hired FROM headcount_changes
+    WHERE grain = 'year' AND period = make_date(:year, 1, 1) GROUP BY department_id),
+listed AS (
+    SELECT d.code, d.name, coalesce(h.hired, 0) AS hired
+    FROM departments d LEFT JOIN hired h ON h.department_id = d.id),
+mean AS (SELECT coalesce(avg(hired), 0) AS mean, coalesce(sum(hired), 0) AS hired, count(*) AS departments
+         FROM listed)
+SELECT m.mean, m.hired AS hired_in_all, m.departments, l.code, l.name, l.hired
+FROM mean m LEFT JOIN listed l ON l.hired > m.mean
+ORDER BY l.hired DESC, {natural_order("l.code")}, l.name
+"""
+
+
+def departments_above_mean(year: int) -> AboveMean:
+    rows = db.session.execute(text(ABOVE_MEAN_SQL), {"year": year}).all()
+    return AboveMean(year=year, mean=float(rows[0].mean), hired=rows[0].hired_in_all,
+                     departments_listed=rows[0].departments,
+                     rows=[DepartmentHires(r.code, r.name, r.hired) for r in rows if r.name is not None])
+
+
+def departments_above_mean_csv(year: int) -> str:
+    report = departments_above_mean(year)
+    return BOM + csv_text([["code", "department", "hired"],
+                           *([r.code, r.name, r.hired] for r in report.rows)])
+
+
+# --- headcount on a date ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class HeadcountRow:
+    code: str | None
+    department: str  # NO_DEPARTMENT for those without one
+    active: int
+    on_leave: int
+    left_since: int  # employed on the date, terminated since
+
+    @property
+    def total(self) -> int:
+        return self.active + self.on_leave + self.left_since
+
+
+@dataclass(frozen=True)
+class Headcount:
+    day: date
+    rows: list[HeadcountRow]  # departments with anyone employed on the day, by name
+    undated_leavers: int  # hired by then, terminated without a termination date: left out
+    no_hire_date: int  # left out
+
+    @property
+    def total(self) -> int:
+        return sum(row.total for row in self.rows)
+
+    @property
+    def totals(self) -> HeadcountRow:
+        return HeadcountRow(None, "All departments", *(sum(getattr(row, name) for row in self.rows)
+                                                       for name in ("active", "on_leave", "left_since")))
+
+
+# Whole years before the day's year, its months before the day's month, its
+# days up to the day (leavers before it: their last day still counts).
+HEADCOUNT_SQL = f"""
+WITH changes AS (
+    SELECT department_id, status, hires, leavers, undated_leavers FROM headcount_changes
+    WHERE grain = 'year' AND period < :year_start
+    UNION ALL
+    SELECT department_id, status, hires, leavers, undated_leavers FROM headcount_changes
+    WHERE grain = 'month' AND period >= :year_start AND period < :month_start
+    UNION ALL
+    SELECT department_id, status, hires, CASE WHEN period < :day THEN leavers ELSE 0 END, undated_leavers
+    FROM headcount_changes WHERE grain = 'day' AND period >= :month_start AND period <= :day),
+employed AS (
+    SELECT department_id, status, sum(hires - undated_leavers - leavers) AS employed,
+           sum(undated_leavers) AS undated
+    FROM changes GROUP BY department_id, status)
+SELECT d.code, coalesce(d.name, '{NO_DEPARTMENT}') AS department,
+       coalesce(sum(e.employed) FILTER (WHERE e.status = 'active'), 0) AS active,
+       coalesce(sum(e.employed) FILTER (WHERE e.status = 'on_leave'), 0) AS on_leave,
+       coalesce(sum(e.employed) FILTER (WHERE e.status = 'terminated'), 0) AS left_since,
+       sum(e.employed) AS total, sum(e.undated) AS undated
+FROM employed e LEFT JOIN departments d ON d.id = e.department_id
+GROUP BY d.id, d.code, d.name
+ORDER BY d.id IS NULL, lower(d.name), d.id
+"""
+
+
+def headcount(day: date) -> Headcount:
+    rows = db.session.execute(text(HEADCOUNT_SQL), {
+        "day": day, "month_start": day.replace(day=1), "year_start": day.replace(month=1, day=1)}).all()
+    return Headcount(day=day, rows=[HeadcountRow(r.code, r.department, r.active, r.on_leave, r.left_since)
+                                    for r in rows if r.total > 0],
+                     undated_leavers=sum(r.undated for r in rows), no_hire_date=without_hire_date())
+
+
+def headcount_csv(day: date) -> str:
+    report = headcount(day)
+    return BOM + csv_text([["code", "department", "active", "on_leave", "left_since", "employed"],
+                           *([r.code, r.department, r.active, r.on_leave, r.left_since, r.total]
+                             for r in report.rows)])
+
+
+# --- hires and leavers by month --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MonthRow:
+    month: date  # its first day
+    hires: int
+    leavers: int  # whose termination date falls in the month
+
+    @property
+    def net(self) -> int:
+        return self.hires - self.leavers
+
+
+MONTHS_SQL = """
+SELECT m.month::date AS month, coalesce(sum(h.hires), 0) AS hires, coalesce(sum(h.leavers), 0) AS leavers
+FROM generate_series(CAST(:first AS date), CAST(:last AS date), interval '1 month') AS m(month)
+LEFT JOIN headcount_changes h ON h.grain = 'month' AND h.period = m.month::date
+GROUP BY m.month ORDER BY m.month
+"""
+
+
+def hires_and_leavers(today: date) -> list[MonthRow]:
+    """The last MONTHS_SHOWN months up to today's, oldest first; a month
+    without hires or leavers is there with zeros."""
+    this_month = today.replace(day=1)
+    rows = db.session.execute(text(MONTHS_SQL), {
+        "first": add_months(this_month, 1 - MONTHS_SHOWN), "last": this_month})
+    return [MonthRow(r.month, r.hires, r.leavers) for r in rows]
+
+
+def hires_and_leavers_csv(today: date) -> str:
+    return BOM + csv_text([["month", "hires", "leavers", "net"],
+                           *([r.month.strftime("%Y-%m"), r.hires, r.leavers, r.net]
+                             for r in hires_and_leavers(today))])
+
+
+# --- the home page ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Dashboard:
+    today: date
+    headcount: Headcount
+    quarter_start: date
+    hires_this_quarter: int
+    leavers_this_quarter: int
+    anyone: bool  # False in an empty app: nothing stored yet
+
+
+QUARTER_SQL = """
+SELECT coalesce(sum(hires), 0) AS hires, coalesce(sum(leavers), 0) AS leavers,
+       EXISTS (SELECT 1 FROM employees) AS anyone
+FROM headcount_changes WHERE grain = 'month' AND period >= :start AND period < :end
+"""
+
+
+def dashboard(today: date) -> Dashboard:
+    start = quarter_start(today)
+    quarter = db.session.execute(text(QUARTER_SQL), {"start": start, "end": add_months(start, 3)}).one()
+    return Dashboard(today=today, headcount=headcount(today), quarter_start=start,
+                     hires_this_quarter=quarter.hires, leavers_this_quarter=quarter.leavers,
+                     anyone=quarter.anyone)
