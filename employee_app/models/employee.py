@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger, CheckConstraint, Computed, Date, DateTime, ForeignKey, Index,
-    Integer, String, UniqueConstraint, cast, func, literal_column,
+    Integer, String, UniqueConstraint, cast, func, literal_column, text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -128,6 +128,8 @@ class Employee(db.Model):
         Index("ix_employees_status_department", "status", "department_id"),
         # Employees per job (the jobs list's counts, "is this job used?").
         Index("ix_employees_job", "job_id"),
+        # The reports' "N employees have no hire date": a tiny partial index.
+        Index("ix_employees_no_hire_date", "id", postgresql_where=text("hire_date IS NULL")),
     )
 
     @property

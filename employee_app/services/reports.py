@@ -12,6 +12,12 @@ have several; every query sums them. compact_summaries() merges each key's
 rows into one: at the end of an import, and before a report is read when
 anything is waiting (usually the few rows of the last edits).
 
+Figures are kept in memory per report_state.generation (cached()): a
+merge of the summaries, a change to the departments or jobs lists and a
+TRUNCATE of employees bump it, and rows appended by a change are merged,
+bumping it, before the next report is read. A report page then costs one
+small query and its rendering, however large the company.
+
 What a headcount on a date counts: the employees hired on or before it and
 not terminated before it (someone whose last day is that date still
 counts). Its status columns are today's statuses (the records keep no
@@ -22,11 +28,10 @@ terminated without a termination date (nothing says when they left).
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, select, text
+from flask import g, has_request_context
+from sqlalchemy import text
 
 from ..extensions import db
-from ..models import Employee
-from ..models.employee import HIRE_DATE_OR_LATEST
 from .spreadsheet import BOM, csv_text
 
 MONTHS_SHOWN = 24
@@ -34,6 +39,7 @@ ROWS_PER_PAGE = 100
 # pg_try_advisory_xact_lock(class, id): one merge of the summaries at a time.
 MERGE_LOCK = (7_002, 1)
 NO_DEPARTMENT = "No department"
+FIGURES_KEPT = 128  # per process: a year's CSV is ~100 KB, so a few MB at most
 
 
 # --- keeping the summaries small -----------------------------------------------
@@ -71,8 +77,9 @@ SUMMARIES = (
 
 
 def compact_summaries() -> bool:
-    """Merge the summaries' unmerged rows and commit. False (nothing done)
-    when another merge is running: its rows are merged by the next one.
+    """Merge the summaries' unmerged rows and commit, bumping the report
+    generation. False (nothing done) when another merge is running: its rows
+    are merged by the next one.
 
     Writers only ever append, so this waits for no lock but its own."""
     if not db.session.execute(text("SELECT pg_try_advisory_xact_lock(:a, :b)"),
@@ -81,32 +88,90 @@ def compact_summaries() -> bool:
         return False
     for summary in SUMMARIES:
         db.session.execute(text(summary.merge_sql))
+    db.session.execute(text("UPDATE report_state SET generation = generation + 1"))
     db.session.commit()
     return True
 
 
-def compact_if_waiting() -> None:
+# One query per report request: are rows waiting for a merge, the
+# generation, and the two figures no summary holds.
+STATE_SQL = (
+    "SELECT " + " OR ".join(f"EXISTS (SELECT 1 FROM {s.table} WHERE NOT merged)" for s in SUMMARIES)
+    + " AS waiting, (SELECT generation FROM report_state) AS generation,"
+    " (SELECT count(*) FROM employees WHERE hire_date IS NULL) AS no_hire_date,"
+    " EXISTS (SELECT 1 FROM employees) AS anyone")
+
+
+@dataclass(frozen=True)
+class ReportState:
+    generation: int | None  # None: figures are read afresh (rows wait for another process's merge)
+    no_hire_date: int  # employees without a hire date: counted from ix_employees_no_hire_date
+    anyone: bool  # False in an empty app
+
+
+def compact_if_waiting() -> ReportState:
     """Before a report is read: merge what the last changes appended (a
-    probe of two small partial indexes when nothing waits)."""
-    waiting = " OR ".join(f"EXISTS (SELECT 1 FROM {s.table} WHERE NOT merged)" for s in SUMMARIES)
-    if db.session.execute(text(f"SELECT {waiting}")).scalar_one():
-        compact_summaries()
+    probe of two small partial indexes when nothing waits), and note in
+    flask.g the generation the request's figures belong to. When rows wait
+    and another process is merging them, the request reads the tables
+    afresh."""
+    state = db.session.execute(text(STATE_SQL)).one()
+    generation = state.generation
+    if state.waiting:
+        generation = db.session.execute(text("SELECT generation FROM report_state")).scalar_one() \
+            if compact_summaries() else None
+    g.report_state = ReportState(generation, state.no_hire_date, state.anyone)
+    return g.report_state
+
+
+def report_state() -> ReportState:
+    """This request's state (compact_if_waiting), read now if not yet."""
+    if has_request_context() and "report_state" in g:
+        return g.report_state
+    return compact_if_waiting() if has_request_context() else ReportState(None, *db.session.execute(
+        text("SELECT (SELECT count(*) FROM employees WHERE hire_date IS NULL), EXISTS (SELECT 1 FROM employees)"))
+        .one())
+
+
+_figures: dict = {}
+
+
+def cached(compute, *args):
+    """compute(*args), kept in this process for the request's generation
+    (compact_if_waiting). Outside a report request, or while rows wait for
+    another process's merge, always computed."""
+    generation = report_state().generation
+    if generation is None:
+        return compute(*args)
+    key = (compute.__name__, args, generation)
+    try:
+        return _figures[key]
+    except KeyError:
+        pass
+    value = compute(*args)
+    if len(_figures) >= FIGURES_KEPT:
+        _figures.clear()  # old generations and rare years; recomputing is cheap
+    _figures[key] = value
+    return value
 
 
 # --- shared pieces ----------------------------------------------------------------
 
 def years_with_hires() -> list[int]:
     """Every year in which someone was hired, latest first."""
+    return cached(_years_with_hires)
+
+
+def _years_with_hires() -> list[int]:
     return list(db.session.execute(text(
         "SELECT extract(year FROM period)::int FROM headcount_changes WHERE grain = 'year'"
         " GROUP BY period HAVING sum(hires) > 0 ORDER BY period DESC")).scalars())
 
 
 def without_hire_date() -> int:
-    """Employees without a hire date: read from the hire-date index, where
-    they sort as 9999-12-31 (no stored hire date is that late)."""
-    return db.session.execute(
-        select(func.count()).select_from(Employee).where(HIRE_DATE_OR_LATEST >= date.max)).scalar_one()
+    """Employees without a hire date (not kept per generation: no summary
+    row changes when one is added)."""
+    return report_state().no_hire_date
 
 
 def quarter_start(day: date) -> date:
@@ -187,19 +252,28 @@ ORDER BY d.id IS NULL, lower(d.name), d.id
 
 
 def hires_by_quarter(year: int, page: int = 1) -> HiresByQuarter:
+    rows, row_count, departments, left_out = cached(_quarter_figures, year, page)
+    return HiresByQuarter(year=year, rows=rows, row_count=row_count, page=page,
+                          pages=max(1, -(-row_count // ROWS_PER_PAGE)), departments=departments,
+                          left_out=left_out, no_hire_date=without_hire_date())
+
+
+def _quarter_figures(year: int, page: int) -> tuple[list[QuarterRow], int, list[QuarterRow], int]:
     page_rows = db.session.execute(text(QUARTER_ROWS_SQL), {
         "year": year, "limit": ROWS_PER_PAGE, "offset": (page - 1) * ROWS_PER_PAGE}).all()
     departments = [QuarterRow(row.department, None, row.q1, row.q2, row.q3, row.q4)
                    for row in db.session.execute(text(QUARTER_DEPARTMENTS_SQL), {"year": year})]
     left_out = departments.pop().total if departments and departments[-1].department is None else 0
     row_count = page_rows[0].row_count if page_rows else 0
-    return HiresByQuarter(
-        year=year, rows=[QuarterRow(r.department, r.job, r.q1, r.q2, r.q3, r.q4) for r in page_rows],
-        row_count=row_count, page=page, pages=max(1, -(-row_count // ROWS_PER_PAGE)),
-        departments=departments, left_out=left_out, no_hire_date=without_hire_date())
+    return [QuarterRow(r.department, r.job, r.q1, r.q2, r.q3, r.q4) for r in page_rows], row_count, \
+        departments, left_out
 
 
 def hires_by_quarter_csv(year: int) -> str:
+    return cached(_hires_by_quarter_csv, year)
+
+
+def _hires_by_quarter_csv(year: int) -> str:
     rows = db.session.execute(text(QUARTER_ROWS_SQL), {"year": year, "limit": None, "offset": 0})
     return BOM + csv_text([["department", "job", "Q1", "Q2", "Q3", "Q4"],
                            *([r.department, r.job, r.q1, r.q2, r.q3, r.q4] for r in rows)])
@@ -239,6 +313,10 @@ ORDER BY l.hired DESC, {natural_order("l.code")}, l.name
 
 
 def departments_above_mean(year: int) -> AboveMean:
+    return cached(_departments_above_mean, year)
+
+
+def _departments_above_mean(year: int) -> AboveMean:
     rows = db.session.execute(text(ABOVE_MEAN_SQL), {"year": year}).all()
     return AboveMean(year=year, mean=float(rows[0].mean), hired=rows[0].hired_in_all,
                      departments_listed=rows[0].departments,
@@ -246,6 +324,10 @@ def departments_above_mean(year: int) -> AboveMean:
 
 
 def departments_above_mean_csv(year: int) -> str:
+    return cached(_departments_above_mean_csv, year)
+
+
+def _departments_above_mean_csv(year: int) -> str:
     report = departments_above_mean(year)
     return BOM + csv_text([["code", "department", "hired"],
                            *([r.code, r.name, r.hired] for r in report.rows)])
@@ -311,11 +393,15 @@ ORDER BY d.id IS NULL, lower(d.name), d.id
 
 
 def headcount(day: date) -> Headcount:
+    rows, undated_leavers = cached(_headcount_figures, day)
+    return Headcount(day=day, rows=rows, undated_leavers=undated_leavers, no_hire_date=without_hire_date())
+
+
+def _headcount_figures(day: date) -> tuple[list[HeadcountRow], int]:
     rows = db.session.execute(text(HEADCOUNT_SQL), {
         "day": day, "month_start": day.replace(day=1), "year_start": day.replace(month=1, day=1)}).all()
-    return Headcount(day=day, rows=[HeadcountRow(r.code, r.department, r.active, r.on_leave, r.left_since)
-                                    for r in rows if r.total > 0],
-                     undated_leavers=sum(r.undated for r in rows), no_hire_date=without_hire_date())
+    return [HeadcountRow(r.code, r.department, r.active, r.on_leave, r.left_since) for r in rows if r.total > 0], \
+        sum(r.undated for r in rows)
 
 
 def headcount_csv(day: date) -> str:
@@ -349,6 +435,10 @@ GROUP BY m.month ORDER BY m.month
 def hires_and_leavers(today: date) -> list[MonthRow]:
     """The last MONTHS_SHOWN months up to today's, oldest first; a month
     without hires or leavers is there with zeros."""
+    return cached(_hires_and_leavers, today)
+
+
+def _hires_and_leavers(today: date) -> list[MonthRow]:
     this_month = today.replace(day=1)
     rows = db.session.execute(text(MONTHS_SQL), {
         "first": add_months(this_month, 1 - MONTHS_SHOWN), "last": this_month})
@@ -374,15 +464,18 @@ class Dashboard:
 
 
 QUARTER_SQL = """
-SELECT coalesce(sum(hires), 0) AS hires, coalesce(sum(leavers), 0) AS leavers,
-       EXISTS (SELECT 1 FROM employees) AS anyone
+SELECT coalesce(sum(hires), 0) AS hires, coalesce(sum(leavers), 0) AS leavers
 FROM headcount_changes WHERE grain = 'month' AND period >= :start AND period < :end
 """
 
 
 def dashboard(today: date) -> Dashboard:
     start = quarter_start(today)
-    quarter = db.session.execute(text(QUARTER_SQL), {"start": start, "end": add_months(start, 3)}).one()
+    hires, leavers = cached(_quarter_changes, start)
     return Dashboard(today=today, headcount=headcount(today), quarter_start=start,
-                     hires_this_quarter=quarter.hires, leavers_this_quarter=quarter.leavers,
-                     anyone=quarter.anyone)
+                     hires_this_quarter=hires, leavers_this_quarter=leavers, anyone=report_state().anyone)
+
+
+def _quarter_changes(start: date) -> tuple[int, int]:
+    quarter = db.session.execute(text(QUARTER_SQL), {"start": start, "end": add_months(start, 3)}).one()
+    return quarter.hires, quarter.leavers

@@ -18,7 +18,17 @@ million employees:
 - hires_by_quarter: per year, department and job: the hires of each quarter.
 
 Department and job 0 stand for "none" (key columns are NOT NULL, so rows
-of one key compare equal). Employees without a hire date have no hire rows.
+of one key compare equal). Employees without a hire date have no rows at
+all (no hire, so no leaving either: the headcount subtracts leavers from
+hires).
+
+report_state.generation counts the changes to what the reports show: a
+merge of the summaries, a change to the departments or jobs lists (names,
+codes, the number of departments), a TRUNCATE of employees. The web
+processes keep report figures in memory per generation
+(services/reports.py); rows appended but not yet merged are always merged,
+which bumps it, before a report is read. ix_employees_no_hire_date counts
+the employees without a hire date from a tiny index.
 
 Kept right by statement-level triggers on employees, so every path that
 changes employees (forms, edits, deletes, bulk actions, imports, SQL by
@@ -65,7 +75,7 @@ SELECT grain, period, department_id, status, hires, leavers, undated_leavers, {m
           FROM ({changed}) c WHERE c.hire_date IS NOT NULL
           UNION ALL
           SELECT c.termination_date, coalesce(c.department_id, 0), c.status, 0, c.sign, 0
-          FROM ({changed}) c WHERE c.termination_date IS NOT NULL) e
+          FROM ({changed}) c WHERE c.termination_date IS NOT NULL AND c.hire_date IS NOT NULL) e
     CROSS JOIN (VALUES ('year'), ('month'), ('day')) AS g(grain)
     GROUP BY 1, 2, 3, 4) s
 WHERE (hires, leavers, undated_leavers) <> (0, 0, 0)
@@ -85,6 +95,8 @@ SELECT year, department_id, job_id, q1, q2, q3, q4, {merged} FROM (
 WHERE (q1, q2, q3, q4) <> (0, 0, 0, 0)
 """
 SUMMARY_SQL = (HEADCOUNT_CHANGES_SQL, HIRES_BY_QUARTER_SQL)
+# The transition table that says whether a list statement changed a row.
+LIST_EVENTS = {"insert": "new_rows", "update": "new_rows", "delete": "old_rows"}
 
 # Few reads find many rows of one key between merges; vacuum the
 # appended rows soon, so that the covering indexes answer alone.
@@ -123,6 +135,28 @@ def upgrade():
                " INCLUDE (department_id, job_id, q1, q2, q3, q4)")
     op.execute("CREATE INDEX ix_hires_by_quarter_unmerged ON hires_by_quarter (year) WHERE NOT merged")
 
+    op.execute("CREATE TABLE report_state (one boolean PRIMARY KEY DEFAULT true CHECK (one),"
+               " generation bigint NOT NULL)")
+    op.execute("INSERT INTO report_state (generation) VALUES (1)")
+    # A list change bumps the generation only when it changed rows: an
+    # import's INSERT ... ON CONFLICT DO NOTHING of names already listed
+    # takes no lock on report_state.
+    for event, rows in LIST_EVENTS.items():
+        op.execute(f"""
+            CREATE FUNCTION report_lists_{event}() RETURNS trigger LANGUAGE plpgsql AS $fn$
+            BEGIN
+                IF EXISTS (SELECT 1 FROM {rows}) THEN
+                    UPDATE report_state SET generation = generation + 1;
+                END IF;
+                RETURN NULL;
+            END $fn$""")
+        for table in ("departments", "jobs"):
+            op.execute(f"""
+                CREATE TRIGGER report_lists_{event} AFTER {event.upper()} ON {table}
+                REFERENCING {TRANSITION_TABLES[event]}
+                FOR EACH STATEMENT EXECUTE FUNCTION report_lists_{event}()""")
+    op.execute("CREATE INDEX ix_employees_no_hire_date ON employees (id) WHERE hire_date IS NULL")
+
     for event, changed in CHANGED_ROWS.items():
         statements = ";\n".join(sql.format(changed=changed, merged="false") for sql in SUMMARY_SQL)
         op.execute(f"""
@@ -139,6 +173,7 @@ def upgrade():
         CREATE FUNCTION report_summaries_truncate() RETURNS trigger LANGUAGE plpgsql AS $fn$
         BEGIN
             TRUNCATE headcount_changes, hires_by_quarter;
+            UPDATE report_state SET generation = generation + 1;
             RETURN NULL;
         END $fn$""")
     op.execute("CREATE TRIGGER report_summaries_truncate AFTER TRUNCATE ON employees"
@@ -153,6 +188,12 @@ def upgrade():
 
 
 def downgrade():
+    for event in LIST_EVENTS:
+        for table in ("departments", "jobs"):
+            op.execute(f"DROP TRIGGER report_lists_{event} ON {table}")
+        op.execute(f"DROP FUNCTION report_lists_{event}()")
+    op.execute("DROP INDEX ix_employees_no_hire_date")
+    op.drop_table('report_state')
     for event in (*CHANGED_ROWS, "truncate"):
         op.execute(f"DROP TRIGGER report_summaries_{event} ON employees")
         op.execute(f"DROP FUNCTION report_summaries_{event}()")

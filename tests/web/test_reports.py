@@ -474,3 +474,40 @@ def test_an_empty_app_home_page_says_what_to_do_first(login, role, says):
     section = page.text[page.text.index('<section class="empty-state"'):page.text.index("</section>")]
     assert "No employee records yet" in section and says in unescape(section)
     assert 'id="figures"' not in page.text
+
+
+def test_figures_kept_in_memory_follow_every_change_at_once(login, pg):
+    """The web processes keep report figures per generation: the next
+    request after a change, on either gunicorn process, shows it."""
+    add(pg, "A", date(2022, 2, 1))
+    pg.execute("INSERT INTO departments (name) VALUES ('Legal')")  # no hires: the mean is 0.5
+    viewer = login("viewer")
+    report = "/reports/departments-above-mean.csv?year=2022"
+    for _ in range(4):  # both processes now hold the figures
+        assert csv_rows(viewer.get(report))[1:] == [["", "Sales", "1"]]
+
+    pg.execute("UPDATE departments SET name = 'Sales and Marketing', code = 'S1' WHERE name = 'Sales'")
+    for _ in range(4):
+        assert csv_rows(viewer.get(report))[1:] == [["S1", "Sales and Marketing", "1"]]
+    add(pg, "B", date(2022, 5, 1), "Legal")  # the mean is 1.5
+    add(pg, "C", date(2022, 6, 1), "Legal")
+    for _ in range(4):
+        assert csv_rows(viewer.get(report))[1:] == [["", "Legal", "2"]]
+        assert headcount_table(viewer, date(2022, 12, 31))["All departments"] == [3, 0, 0, 3]
+    pg.execute("INSERT INTO departments (name) VALUES ('Finance'), ('Support')")  # the mean falls to 0.75
+    for _ in range(4):
+        assert csv_rows(viewer.get(report))[1:] == [["", "Legal", "2"], ["S1", "Sales and Marketing", "1"]]
+    pg.execute("TRUNCATE employees CASCADE")
+    for _ in range(4):
+        assert csv_rows(viewer.get(report))[1:] == []
+
+
+def test_an_employee_without_a_hire_date_is_in_no_figure(login, pg):
+    """A termination date without a hire date (the forms allow it) neither
+    hires nor takes anyone away: the headcount stays right."""
+    add(pg, "A", date(2020, 1, 1))
+    add(pg, "X", None, status="terminated", terminated=date(2021, 3, 1))
+    viewer = login("viewer")
+    assert headcount_table(viewer, date(2022, 1, 1))["All departments"] == [1, 0, 0, 1]
+    page = unescape(viewer.get("/reports/headcount?date=2022-01-01").text)
+    assert "1 without a hire date" in page
