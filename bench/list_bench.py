@@ -95,6 +95,83 @@ def index():
     return "<!doctype html><title>bare</title><p>%s %s %s</p>" % tuple(escape(v) for v in row)
 '''
 
+# The fair baseline for the list page (issue 11): one keyset SELECT of 50
+# rows (with the department and job names the list shows) and the app's own
+# layout, templates/base.html, rendered by Jinja around a plain table of
+# them. No login, no session, no CSRF signing, no ORM: what a hand-written
+# Flask page showing the same rows in the same layout costs.
+BARE_LAYOUT_APP = '''\
+"""Bare Flask page with the app's layout: one keyset SELECT of 50 rows, base.html."""
+import os
+import random
+import threading
+
+import psycopg
+from flask import Flask, render_template
+from jinja2 import ChoiceLoader, FileSystemLoader
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.environ["BARE_ROOT"]
+app = Flask(__name__, static_folder=os.path.join(ROOT, "static"))
+app.jinja_loader = ChoiceLoader([FileSystemLoader(HERE), FileSystemLoader(os.path.join(ROOT, "templates"))])
+URL = os.environ["BARE_DATABASE_URL"]
+NAMES = os.environ["BARE_LAST_NAMES"].split(",")
+_local = threading.local()
+# The layout's menu links: the same endpoints (and so url_for calls) as the app's.
+ENDPOINTS = {"home.dashboard": "/", "employees.index": "/employees", "lists.index": "/<kind>",
+             "reports.index": "/reports", "employees.new": "/employees/new", "imports.index": "/imports",
+             "audit.index": "/audit", "admin.users_index": "/admin/users",
+             "auth.change_password": "/account/password", "auth.logout": "/logout"}
+
+
+class Admin:
+    """Who the layout shows as logged in (the bench logs in as an admin)."""
+    is_authenticated = True
+    username = "admin"
+    role = "admin"
+
+    def has_role(self, *roles):
+        return self.role in roles
+
+
+app.jinja_env.globals.update(current_user=Admin(), csrf_token=lambda: "bare-page-token")
+for endpoint, rule in ENDPOINTS.items():
+    app.add_url_rule(rule, endpoint=endpoint, view_func=lambda **_: "")
+
+SQL = """SELECT e.employee_id, e.first_name, e.last_name, e.email, d.name, j.name, e.hire_date, e.status
+FROM employees e LEFT JOIN departments d ON d.id = e.department_id LEFT JOIN jobs j ON j.id = e.job_id
+WHERE (e.last_name, e.first_name, e.id) > (%s, '', 0) ORDER BY e.last_name, e.first_name, e.id LIMIT 50"""
+
+
+def connection():
+    conn = getattr(_local, "conn", None)
+    if conn is None or conn.closed:
+        conn = _local.conn = psycopg.connect(URL, autocommit=True)
+    return conn
+
+
+@app.route("/bare")
+def index():
+    rows = connection().execute(SQL, (random.choice(NAMES),)).fetchall()
+    return render_template("bare_list.html", rows=rows)
+'''
+BARE_LAYOUT_TEMPLATE = """\
+{% extends "base.html" %}
+{% block title %}Employees{% endblock %}
+{% block content %}
+<h1>Employees</h1>
+<table class="striped">
+  <thead><tr><th>ID</th><th>Name</th><th>E-mail</th><th>Department</th><th>Job title</th><th>Hire date</th><th>Status</th></tr></thead>
+  <tbody>
+  {% for r in rows %}
+    <tr><td><a href="/employees/{{ r[0] }}">{{ r[0] }}</a></td><td>{{ r[2] }}, {{ r[1] }}</td><td>{{ r[3] }}</td>
+      <td>{{ r[4] or '' }}</td><td>{{ r[5] or '' }}</td><td>{{ r[6] or '' }}</td><td>{{ r[7] }}</td></tr>
+  {% endfor %}
+  </tbody>
+</table>
+{% endblock %}
+"""
+
 
 # --- synthetic data ----------------------------------------------------------
 
@@ -326,7 +403,12 @@ class Bench:
         (bare_dir / "bare_app.py").write_text(BARE_APP)
         self.bare_url = self.gunicorn("bare_app:app", bare_dir, {
             "BARE_DATABASE_URL": self.pg_url, "BARE_MAX_ID": str(self.args.rows)}, "/")
-        print(f"Serving: app {self.app_url}, bare baseline {self.bare_url} "
+        (bare_dir / "bare_layout_app.py").write_text(BARE_LAYOUT_APP)
+        (bare_dir / "bare_list.html").write_text(BARE_LAYOUT_TEMPLATE)
+        self.bare_layout_url = self.gunicorn("bare_layout_app:app", bare_dir, {
+            "BARE_DATABASE_URL": self.pg_url, "BARE_ROOT": str(ROOT),
+            "BARE_LAST_NAMES": ",".join(self.data.last_names)}, "/bare")
+        print(f"Serving: app {self.app_url}, bare baselines {self.bare_url} and {self.bare_layout_url}/bare "
               "(gunicorn, 2 workers x 4 threads each)")
 
     def stop(self) -> None:
@@ -435,6 +517,69 @@ def measure(cases: dict, requests_each: int, warmup: int, rng: random.Random,
             get_ok(session, url)
             times[key].append((time.perf_counter() - t) * 1000)
     return times
+
+
+# --- throughput: 16 keep-alive connections at once ------------------------------
+
+WRK_LATENCY_RE = re.compile(r"^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$", re.M)
+WRK_TOTAL_RE = re.compile(r"(\d+) requests in ([\d.]+)(us|ms|s|m), ([\d.]+)([KMG]?B) read")
+WRK_ERRORS_RE = re.compile(r"Non-2xx or 3xx responses: (\d+)")
+WRK_SOCKET_RE = re.compile(r"Socket errors: (.*)")
+UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+UNIT_BYTES = {"B": 1, "KB": 1024, "MB": 1024 ** 2, "GB": 1024 ** 3}
+
+
+def wrk(url: str, seconds: float, connections: int, cookie: str | None) -> dict:
+    """One wrk run (one thread: it costs the machine little CPU next to the
+    servers); its req/s, p50 and p99 in ms, and bytes per response."""
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", "--timeout", "10s",
+               # The browser that logged in: Flask-Login's session protection
+               # compares the User-Agent; another one would rewrite the
+               # session cookie on every response.
+               "-H", f"User-Agent: {requests.utils.default_user_agent()}"]
+    if cookie:
+        command += ["-H", f"Cookie: session={cookie}"]
+    output = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
+    errors = WRK_ERRORS_RE.search(output)
+    if errors:
+        raise RuntimeError(f"wrk {url}: {errors.group(1)} responses were not 2xx or 3xx:\n{output}")
+    latency = {p: float(v) * UNIT_MS[u] for p, v, u in WRK_LATENCY_RE.findall(output)}
+    total = WRK_TOTAL_RE.search(output)
+    requests_done = int(total.group(1))
+    elapsed_s = float(total.group(2)) * UNIT_MS[total.group(3)] / 1000
+    socket_errors = WRK_SOCKET_RE.search(output)
+    return {"rps": requests_done / elapsed_s, "p50": latency["50"], "p99": latency["99"],
+            "requests": requests_done,
+            "bytes": float(total.group(4)) * UNIT_BYTES[total.group(5)] / max(1, requests_done),
+            "socket_errors": socket_errors.group(1) if socket_errors else ""}
+
+
+def throughput(targets: dict, rounds: int, seconds: float, connections: int, rng: random.Random) -> dict:
+    """targets: key -> (url, cookie or None, bytes of one full page). Each
+    round runs every target once for `seconds`, in a random order, after a
+    short warm-up of each: the shared machine's noise lands on all alike.
+    Returns key -> list of wrk results (with the load average at its start)."""
+    for url, cookie, _ in targets.values():
+        wrk(url, 2, connections, cookie)
+    results: dict[str, list[dict]] = {key: [] for key in targets}
+    keys = list(targets)
+    for number in range(rounds):
+        rng.shuffle(keys)
+        for key in keys:
+            url, cookie, page_bytes = targets[key]
+            load = os.getloadavg()[0]
+            result = wrk(url, seconds, connections, cookie)
+            result["load"] = load
+            # A response much smaller than the page is a redirect (a lost
+            # session) or an error page: the figures would be meaningless.
+            if result["bytes"] < 0.9 * page_bytes:
+                raise RuntimeError(f"{key}: {result['bytes']:.0f} bytes per response, the page has {page_bytes}")
+            results[key].append(result)
+            print(f"  round {number + 1} {key}: {result['rps']:7.1f} req/s, p50 {result['p50']:6.2f} ms, "
+                  f"p99 {result['p99']:6.2f} ms, load average {load:.2f}"
+                  + (f", socket errors: {result['socket_errors']}" if result["socket_errors"] else ""),
+                  flush=True)
+    return results
 
 
 # --- plans -------------------------------------------------------------------
@@ -638,6 +783,7 @@ def run(args) -> None:
             "c": (f"(c) page {page:,} by name (cursor)", app_session, f"/employees?sort=name&cursor={token}",
                   EmployeeQuery(sort="name", cursor=token, per_page=PER_PAGE)),
             "d": ("(d) bare Flask + 1 SELECT", bare_session, "/", None),
+            "j": ("(j) bare: 50 rows + base.html", bare_session, "/bare", None),
             "e": (f"(e) search q={rare_q} (no match)", app_session, f"/employees?q={rare_q}",
                   EmployeeQuery(q=rare_q, sort="name", per_page=PER_PAGE)),
             "f": (f"(f) search q={late_q} (late name)", app_session, f"/employees?q={late_q}",
@@ -649,7 +795,7 @@ def run(args) -> None:
             "i": ("(i) ID, natural order", app_session, "/employees?sort=employee_id",
                   EmployeeQuery(sort="employee_id", per_page=PER_PAGE)),
         }
-        base = {"d": bench.bare_url}
+        base = {"d": bench.bare_url, "j": bench.bare_layout_url}
         urls = {key: (session, base.get(key, bench.app_url) + path)
                 for key, (_, session, path, _) in cases.items()}
 
@@ -675,23 +821,30 @@ def run(args) -> None:
         slow = slow_statements(bench.postgres.data_dir / "log", bench.log_offset)
 
         bare_med, bare_p95 = statistics_of(times["d"])
+        layout_med, _ = statistics_of(times["j"])
         print(f"\nResults ({args.rows:,} rows, {args.requests} requests per case, {elapsed:.0f} s; "
               f"load average before {load_before[0]:.2f}, now {os.getloadavg()[0]:.2f}; "
               f"{os.cpu_count()} CPUs)")
         header = (f"{'case':<38} {'n':>4} {'median ms':>10} {'p95 ms':>9} {'min':>7} {'max':>8} "
-                  f"{'med/bare':>9} {'p95/bare':>9}")
+                  f"{'med/bare':>9} {'p95/bare':>9} {'med/(j)':>8}")
         print(header)
         print("-" * len(header))
         for key, (label, *_) in cases.items():
             med, p95 = statistics_of(times[key])
             print(f"{label:<38} {len(times[key]):>4} {med:>10.2f} {p95:>9.2f} {min(times[key]):>7.2f} "
-                  f"{max(times[key]):>8.2f} {med / bare_med:>9.2f} {p95 / bare_p95:>9.2f}")
+                  f"{max(times[key]):>8.2f} {med / bare_med:>9.2f} {p95 / bare_p95:>9.2f} {med / layout_med:>8.2f}")
         print("(a)-(d) are the cases asked for; (e) and (f) extra searches; (g)-(i) the filter count and "
-              "the other orders; ratios are "
-              "against (d) measured in the same interleaved rounds.")
+              "the other orders; (j) the bare page with the app's layout (the list page's fair baseline). "
+              "med/bare and p95/bare are against (d), med/(j) against (j), measured in the same "
+              "interleaved rounds.")
+        slowest = max((statistics_of(times[k])[0] / layout_med, cases[k][0]) for k in "abcefghi")
+        print(f"Slowest list case against (j): {slowest[0]:.2f}x, {slowest[1]} (target: every case within 5x)")
         if any(len(v) < args.requests for v in times.values()):
             print(f"(n < {args.requests}: the case's warm-up median was over {args.slow_case_ms:g} ms, "
                   "so it was timed fewer times.)")
+
+        if args.tp_rounds:
+            run_throughput(args, bench, app_session, urls, cases, rng)
 
         # Plans, after the timing.
         print("\nPlans of the queries the app runs (EXPLAIN (ANALYZE, BUFFERS OFF)); custom = the "
@@ -739,6 +892,41 @@ def run(args) -> None:
         bench.stop()
 
 
+def run_throughput(args, bench, app_session, urls, cases, rng) -> None:
+    """The list page against the bare pages at --connections keep-alive
+    connections at once, in the same run (wrk)."""
+    import statistics
+
+    if shutil.which("wrk") is None:
+        print("\nThroughput: skipped, wrk is not installed (apt-get install wrk).")
+        return
+    # The cookie as the browser holds it after a page (with its CSRF token):
+    # one the app does not have to rewrite on every response.
+    get_ok(*urls["a"])
+    cookie = app_session.cookies.get("session")
+    targets = {key: (urls[key][1], cookie if key not in ("d", "j") else None,
+                     len(get_ok(*urls[key]).content)) for key in ("a", "j", "d")}
+    print(f"\nThroughput: {args.connections} keep-alive connections (wrk, one thread), {args.tp_rounds} "
+          f"rounds of {args.tp_seconds:g} s per case, cases in random order each round ...", flush=True)
+    results = throughput(targets, args.tp_rounds, args.tp_seconds, args.connections, rng)
+    header = f"{'case':<38} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'KB/page':>8}   req/s of each round"
+    print(f"\nThroughput at {args.connections} connections (medians of {args.tp_rounds} rounds; "
+          f"load average {min(r['load'] for v in results.values() for r in v):.2f} to "
+          f"{max(r['load'] for v in results.values() for r in v):.2f} at the rounds' start; "
+          f"{os.cpu_count()} CPUs)")
+    print(header)
+    print("-" * len(header))
+    medians = {}
+    for key, runs in results.items():
+        medians[key] = {name: statistics.median(r[name] for r in runs) for name in ("rps", "p50", "p99", "bytes")}
+        m = medians[key]
+        print(f"{cases[key][0]:<38} {m['rps']:>8.1f} {m['p50']:>8.2f} {m['p99']:>8.2f} {m['bytes'] / 1024:>8.1f}   "
+              + ", ".join(f"{r['rps']:.0f}" for r in runs))
+    ratio = medians["a"]["rps"] / medians["j"]["rps"]
+    print(f"(a)/(j) throughput: {ratio:.2f}x (target >= 0.5); (a)/(d): "
+          f"{medians['a']['rps'] / medians['d']['rps']:.2f}x")
+
+
 def statistics_of(values: list[float]) -> tuple[float, float]:
     import statistics
     return statistics.median(values), percentile(values, 95)
@@ -756,6 +944,11 @@ def main() -> int:
                         help="a case slower than this in warm-up is timed max(20, requests/10) times")
     parser.add_argument("--reanalyze", type=int, default=10,
                         help="at the end, re-ANALYZE this many times and tally the search plans (0: skip)")
+    parser.add_argument("--connections", type=int, default=16,
+                        help="concurrent keep-alive connections of the throughput case (default 16)")
+    parser.add_argument("--tp-rounds", type=int, default=3,
+                        help="throughput rounds, each case once per round (default 3; 0 skips the case)")
+    parser.add_argument("--tp-seconds", type=float, default=10, help="seconds of each throughput run (default 10)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--load-with-indexes", action="store_true",
                         help="COPY into the fully indexed table (slower) instead of building indexes after")

@@ -3,15 +3,22 @@ import os
 
 from flask import Flask
 
-from . import query_params, valkey_store
+from . import connections, query_params, valkey_store
 from .config import config_from_env
 from .logs import configure_logging
+
+
+class EmployeeApp(Flask):
+    def dispatch_request(self):
+        """A GET that met a database connection the server had closed runs
+        once more (connections.py), instead of answering 500."""
+        return connections.dispatch_again_if_disconnected(super().dispatch_request)
 
 
 def create_app(overrides: dict | None = None) -> Flask:
     """Build an app configured from the environment, then from overrides."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    app = Flask(__name__, template_folder=os.path.join(root, "templates"),
+    app = EmployeeApp(__name__, template_folder=os.path.join(root, "templates"),
                 static_folder=os.path.join(root, "static"),
                 instance_path=os.path.join(root, "instance"))
     app.config.update(config_from_env())
@@ -38,6 +45,7 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     valkey_store.init_app(app)
+    connections.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

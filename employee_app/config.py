@@ -22,8 +22,10 @@ def config_from_env(env=os.environ) -> dict:
         "SECRET_KEY": env.get("SECRET_KEY"),
         "SQLALCHEMY_DATABASE_URI": database_url(env.get("DATABASE_URL", DEFAULT_DATABASE_URL)),
         # hide_parameters: a statement's values (names, e-mails) never appear
-        # in an error's text, and so never in a log.
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
+        # in an error's text, and so never in a log. No pool_pre_ping (a round
+        # trip on every checkout): connections.py finds dead connections
+        # without one.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"hide_parameters": True},
         "VALKEY_URL": env.get("VALKEY_URL", DEFAULT_VALKEY_URL),
         # Seconds a Valkey call may take before the guard falls back to PostgreSQL.
         "VALKEY_TIMEOUT": float(env.get("VALKEY_TIMEOUT", "0.5")),

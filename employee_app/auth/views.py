@@ -18,7 +18,8 @@ SESSION_TOKEN = "sid"
 @login_manager.user_loader
 def load_user(user_id: str):
     """Every request: the login session's row must still be there and alive
-    (see users.load_session_user)."""
+    (see users.load_session_user; the answer is kept a few seconds in Valkey,
+    and no longer than the session itself)."""
     user = users.load_session_user(user_id, session.get(SESSION_TOKEN))
     if user is None:
         # Logged out, ended (new password, deactivation), expired, or a

@@ -9,8 +9,8 @@ from ..services import audit, employees, lists
 from ..services.employee_rules import FIELD_NAMES, clean_employee, employee_id_problem, normalize_employee_id
 from ..services.errors import DuplicateError, InvalidInput
 from ..services.pagination import BIGINT_MAX, INTEGER_MAX
-from . import bp
-from .forms import BulkForm, DeleteEmployeeForm, EditEmployeeForm, EmployeeForm
+from . import bp, list_rows
+from .forms import BULK_STATUS_CHOICES, BulkForm, DeleteEmployeeForm, EditEmployeeForm, EmployeeForm
 
 hr_or_admin = role_required("admin", "hr")  # HR keep the records: add and edit
 admin_only = role_required("admin")
@@ -52,11 +52,31 @@ def index():
         per_page=current_app.config["EMPLOYEES_PER_PAGE"],
     )
     page = employees.search_employees(query)
-    bulk_form = None
-    if current_user.has_role("admin") and page.rows:
-        bulk_form = BulkForm(formdata=None, data={"next": request.full_path})
-    return render_template("employees/list.html", query=query, page=page, list_state=list_state(),
-                           departments=employees.list_departments(), bulk_form=bulk_form)
+    link = record_url(list_state())
+    # Admins get the bulk form (a BulkForm, written out by the template), which
+    # comes back to this very page.
+    bulk_next = request.full_path if current_user.has_role("admin") and page.rows else None
+    table_rows, cards = list_rows.render([(link(employee.employee_id), employee) for employee in page.rows],
+                                         selectable=bulk_next is not None)
+    return render_template("employees/list.html", query=query, page=page, table_rows=table_rows, cards=cards,
+                           departments=employees.department_choices(), bulk_next=bulk_next,
+                           bulk_statuses=BULK_STATUS_CHOICES)
+
+
+RECORD_ID_MARKER = "RECORD-ID"  # kept as it is by URL quoting
+
+
+def record_url(state: dict):
+    """employee_id -> url_for(".show", employee_id=..., **state): the link
+    from a list row to its record, which leads back to the same list page.
+    url_for runs once per page; each row puts its ID, quoted as url_for
+    quotes it, in the marker's place."""
+    url = url_for(".show", employee_id=RECORD_ID_MARKER, **state)
+    before, _, after = url.partition(RECORD_ID_MARKER)  # the path comes first, so its marker does
+    to_url = current_app.url_map.converters["default"](current_app.url_map).to_url
+    return lambda employee_id: before + to_url(employee_id) + after
+
+
 
 
 @bp.route("/new", methods=["GET", "POST"])

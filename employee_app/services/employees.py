@@ -5,15 +5,16 @@ transaction, and writes Valkey only after PostgreSQL has committed."""
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from typing import NamedTuple
 
 from sqlalchemy import BigInteger, Date, Integer, func, literal, select, text, tuple_
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..extensions import db
-from ..models import STATUSES, AuditEntry, Department, Employee, User
+from ..models import STATUSES, AuditEntry, Department, Employee, Job, User
 from ..models.employee import HIRE_DATE_OR_EARLIEST, HIRE_DATE_OR_LATEST, NATURAL_ID_KEY
-from . import audit, db_errors, duplicate_guard, lists
+from . import audit, db_errors, duplicate_guard, lists, short_cache
 from .employee_rules import EMPLOYEE_ID_RE, clean_employee, normalize_email, normalize_employee_id
 from .errors import DuplicateError, InvalidInput, ServiceError
 from .pagination import BIGINT_MAX, BIGINT_MIN, INTEGER_MAX, INTEGER_MIN, Cursor, decode_cursor, encode_cursor
@@ -89,6 +90,23 @@ def _possible_id(employee_id: str) -> bool:
 
 def list_departments() -> list[Department]:
     return list(db.session.execute(select(Department).order_by(func.lower(Department.name))).scalars())
+
+
+@dataclass(frozen=True)
+class DepartmentChoice:
+    id: int
+    name: str
+
+
+_department_choices = short_cache.ShortCache()
+
+
+def department_choices() -> list[DepartmentChoice]:
+    """The departments for the list page's filter, alphabetically without
+    regard to case; up to short_cache.SHORT_CACHE_SECONDS old."""
+    return _department_choices.get(lambda: [
+        DepartmentChoice(*row) for row in
+        _read(select(Department.id, Department.name).order_by(func.lower(Department.name)))])
 
 
 def check_employee_id(raw: str) -> Employee | None:
@@ -337,6 +355,13 @@ COUNT_CAP = 1000
 MAX_SEARCH_LENGTH = 100
 
 
+def _read(statement):
+    """Run one of the list's reads in the session's transaction through its
+    Core connection: for plain rows the ORM's execution layer cost more than
+    PostgreSQL's answer."""
+    return db.session.connection().execute(statement)
+
+
 @dataclass
 class EmployeeQuery:
     q: str = ""
@@ -366,9 +391,36 @@ class EmployeeQuery:
         return SORTS[self.sort]
 
 
+class ListedEmployee(NamedTuple):
+    """What the list page shows of an employee: a plain row (SQLAlchemy Core
+    and a tuple, not an ORM object), with its department's and job's names."""
+
+    id: int
+    employee_id: str
+    first_name: str
+    last_name: str
+    email: str | None
+    department_name: str | None
+    job_title: str | None
+    hire_date: date | None
+    status: str
+
+
+LIST_COLUMNS = (Employee.id, Employee.employee_id, Employee.first_name, Employee.last_name, Employee.email,
+                Department.name.label("department_name"), Job.name.label("job_title"), Employee.hire_date,
+                Employee.status)
+
+
+def _listed(*sort_labels):
+    """SELECT the list's columns, then the sort key (for the cursors)."""
+    return (select(*LIST_COLUMNS, *sort_labels).select_from(Employee)
+            .outerjoin(Department, Department.id == Employee.department_id)
+            .outerjoin(Job, Job.id == Employee.job_id))
+
+
 @dataclass
 class EmployeePage:
-    rows: list[Employee]
+    rows: list[ListedEmployee]
     next_cursor: str | None
     prev_cursor: str | None
     first_row: int | None  # the position of rows[0] in the list, from 1; None if the link did not say
@@ -431,8 +483,7 @@ def search_employees(query: EmployeeQuery) -> EmployeePage:
     labels = [c.label(f"sort_{i}") for i, c in enumerate(columns)]
     counted = None
     if matches is None:
-        stmt = select(Employee, *labels).where(*bounds).order_by(*order).limit(limit)
-        results = db.session.execute(stmt).all()
+        results = _read(_listed(*labels).where(*bounds).order_by(*order).limit(limit)).all()
     else:
         # Counting first (through the trigram index, capped) tells how to
         # fetch the page: up to COUNT_CAP matches are simply sorted.
@@ -455,8 +506,9 @@ def search_employees(query: EmployeeQuery) -> EmployeePage:
     # A keyset page does not know its offset: its link says (start); a page
     # with nothing before it is the first.
     first_row = (query.start if more_before else 1) if results else None
+    width = len(LIST_COLUMNS)  # then the sort key, for the cursors
     return EmployeePage(
-        rows=[row[0] for row in results],
+        rows=[ListedEmployee._make(row[:width]) for row in results],
         next_cursor=_cursor_at(results[-1], backwards=False) if results and more_after else None,
         prev_cursor=_cursor_at(results[0], backwards=True) if results and more_before else None,
         first_row=first_row,
@@ -482,7 +534,7 @@ def _search_page(bounds: list, matches, labels: list, descending: bool, limit: i
                   .order_by(*(label.element.desc() if descending else label.element.asc()
                               for label in labels))
                   .limit(SEARCH_WINDOW).subquery("window"))
-        ids = db.session.execute(
+        ids = _read(
             select(window.c.id).where(window.c.hit).order_by(*in_order(window)).limit(limit)
         ).scalars().all()
     if len(ids) < limit:
@@ -492,28 +544,28 @@ def _search_page(bounds: list, matches, labels: list, descending: bool, limit: i
         found = (select(Employee.id, *labels).where(*bounds, matches)
                  .cte("found").prefix_with("MATERIALIZED"))
         with _index_scans_only():
-            ids = db.session.execute(
+            ids = _read(
                 select(found.c.id).order_by(*in_order(found)).limit(limit)
             ).scalars().all()
     if not ids:
         return []
-    rows = db.session.execute(select(Employee, *labels).where(Employee.id.in_(ids))).all()
+    rows = _read(_listed(*labels).where(Employee.id.in_(ids))).all()
     position = {pk: i for i, pk in enumerate(ids)}
-    return sorted(rows, key=lambda row: position[row[0].id])
+    return sorted(rows, key=lambda row: position[row.id])
 
 
 @contextmanager
 def _index_scans_only():
     """Make a sequential scan the planner's last resort for one statement."""
-    db.session.execute(text("SET LOCAL enable_seqscan = off"))
+    _read(text("SET LOCAL enable_seqscan = off"))
     try:
         yield
     finally:
-        db.session.execute(text("SET LOCAL enable_seqscan = on"))
+        _read(text("SET LOCAL enable_seqscan = on"))
 
 
 def _cursor_at(row, *, backwards: bool) -> str:
-    values = [v.isoformat() if isinstance(v, date) else v for v in row[1:]]
+    values = [v.isoformat() if isinstance(v, date) else v for v in row[len(LIST_COLUMNS):]]
     return encode_cursor(Cursor(values, backwards))
 
 
@@ -540,6 +592,11 @@ def _typed(columns, values: list) -> list | None:
     return typed
 
 
+# The planner's estimate of the whole table (pg_class.reltuples), kept up to
+# short_cache.SHORT_CACHE_SECONDS: it moves only with ANALYZE anyway.
+_table_estimate = short_cache.ShortCache()
+
+
 def _count(conditions: list, *, search: bool) -> tuple[int, bool, bool]:
     """(count, is_estimate, is_capped): never a full count of a large table.
 
@@ -549,17 +606,16 @@ def _count(conditions: list, *, search: bool) -> tuple[int, bool, bool]:
     estimate once it is large."""
     if conditions and not search:
         with _index_scans_only():
-            count = db.session.execute(select(func.count()).select_from(Employee).where(*conditions)).scalar_one()
+            count = _read(select(func.count()).select_from(Employee).where(*conditions)).scalar_one()
         return count, False, False
     if not conditions:
-        estimate = db.session.execute(
-            text("SELECT reltuples::bigint FROM pg_class WHERE oid = 'employees'::regclass")
-        ).scalar_one()
+        estimate = _table_estimate.get(lambda: _read(
+            text("SELECT reltuples::bigint FROM pg_class WHERE oid = 'employees'::regclass")).scalar_one())
         if estimate > COUNT_CAP:
             return estimate, True, False
     capped = select(Employee.id).where(*conditions).limit(COUNT_CAP + 1).subquery()
     with _index_scans_only():
-        count = db.session.execute(select(func.count()).select_from(capped)).scalar_one()
+        count = _read(select(func.count()).select_from(capped)).scalar_one()
     return min(count, COUNT_CAP), False, count > COUNT_CAP
 
 

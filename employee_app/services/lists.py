@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..models import Department, Employee, Job, User
 from ..models.employee import CODE_LENGTH
-from . import audit, db_errors, text_rules
+from . import audit, db_errors, short_cache, text_rules
 from .employee_rules import LONGEST_BEFORE_NORMALISING, FieldProblem, normalize_list_name, shown
 from .errors import InvalidInput, ServiceError
 from .text_rules import TextProblem
@@ -171,13 +171,18 @@ def all_entries(kind: ListKind) -> list:
 def ensure_entry(kind: ListKind, name: str | None) -> int | None:
     """The id of the entry with this name (any case), created if new.
 
-    Runs in the caller's transaction; concurrent creators meet in ON CONFLICT."""
+    Runs in the caller's transaction; concurrent creators meet in ON CONFLICT.
+    A new entry shows in the list page's filter once the caller commits
+    (short_cache)."""
     if not name:
         return None
-    db.session.execute(
-        text(f"INSERT INTO {kind.table} (name) VALUES (:name) ON CONFLICT ((lower(name))) DO NOTHING"),
+    created = db.session.execute(
+        text(f"INSERT INTO {kind.table} (name) VALUES (:name) ON CONFLICT ((lower(name))) DO NOTHING RETURNING id"),
         {"name": name},
-    )
+    ).scalar_one_or_none()
+    if created is not None:
+        short_cache.changed_in_this_transaction()
+        return created
     return db.session.execute(
         select(kind.model.id).where(func.lower(kind.model.name) == name.lower())
     ).scalar_one()
@@ -230,6 +235,7 @@ def list_change(kind: ListKind):
     refused like any other taken value."""
     try:
         db.session.execute(select(func.pg_advisory_xact_lock(LIST_LOCK_CLASS, KINDS.index(kind))))
+        short_cache.changed_in_this_transaction()  # the list page's filter shows the change
         yield
         db.session.commit()
     except IntegrityError as error:

@@ -2,22 +2,25 @@
 
 Used by the login and account views, the admin pages and the CLI. A login
 session is a user_sessions row, found on every request from the random token
-in the session cookie (load_session_user); logging out, a new password and a
+in the session cookie (load_session_user; the answer is kept in Valkey for a
+few seconds, see session_cache.py); logging out, a new password and a
 deactivation end sessions by deleting their rows, so a copy of an old cookie
-opens nothing.
+opens nothing. Every change to an account's sessions or role also tells
+session_cache after it commits, so no kept answer outlives it.
 """
 import hashlib
 import secrets
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app
-from sqlalchemy import delete, func, select, update
+from flask_login import UserMixin
+from sqlalchemy import delete, extract, func, select, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
 from ..models import ROLES, User, UserSession
-from . import login_throttle, text_rules
+from . import login_throttle, session_cache, text_rules
 from .errors import InvalidInput, ServiceError
 from .login_throttle import LoginLocked  # noqa: F401  (re-exported for the views)
 
@@ -179,25 +182,48 @@ def open_session(user: User) -> str:
     return token
 
 
-def load_session_user(user_id: str, token) -> User | None:
-    """The user of the login session with this token (from the session
+class SessionUser(UserMixin):
+    """The logged-in account as a request sees it (current_user): who, and
+    with which role. Not a database row: to change the account, load it."""
+
+    def __init__(self, id: int, username: str, role: str):
+        self.id, self.username, self.role = id, username, role
+
+    def has_role(self, *roles: str) -> bool:
+        return self.role in roles
+
+    def __repr__(self) -> str:
+        return f"<SessionUser {self.username} ({self.role})>"
+
+
+def load_session_user(user_id: str, token) -> SessionUser | None:
+    """The account of the login session with this token (from the session
     cookie), or None when the session is over: logged out or ended (no row),
-    idle too long or too old, or the account deactivated. One query; an
-    over session's row is deleted."""
+    idle too long or too old, or the account deactivated. Answered from
+    Valkey when a live answer is kept there (session_cache), else by one
+    query, whose answer is then kept; an over session's row is deleted."""
     if not isinstance(token, str) or not token or len(token) > MAX_SESSION_TOKEN_LENGTH:
         return None
+    token_hash = _token_hash(token)
+    kept, generation = session_cache.read(token_hash, user_id)
+    if kept is not None:
+        return SessionUser(*kept)
+    config = current_app.config
+    idle_left = UserSession.last_seen_at + timedelta(minutes=config["SESSION_IDLE_MINUTES"]) - func.now()
+    life_left = UserSession.created_at + timedelta(hours=config["SESSION_MAX_HOURS"]) - func.now()
     found = db.session.execute(
-        select(User, UserSession.id, _session_alive(),
-               UserSession.last_seen_at < func.now() - SESSION_TOUCH_INTERVAL)
+        select(User.id, User.username, User.role, User.active, UserSession.id, _session_alive(),
+               UserSession.last_seen_at < func.now() - SESSION_TOUCH_INTERVAL,
+               func.least(extract("epoch", idle_left), extract("epoch", life_left)))
         .join(User, User.id == UserSession.user_id)
-        .where(UserSession.token_hash == _token_hash(token))
+        .where(UserSession.token_hash == token_hash)
     ).one_or_none()
     if found is None:
         return None
-    user, session_id, alive, stale = found
-    if str(user.id) != user_id:  # the cookie is signed, so only a bug gets here
+    account_id, username, role, active, session_id, alive, stale, seconds_left = found
+    if str(account_id) != user_id:  # the cookie is signed, so only a bug gets here
         return None
-    if not (alive and user.active):
+    if not (alive and active):
         db.session.execute(delete(UserSession).where(UserSession.id == session_id))
         db.session.commit()
         return None
@@ -205,14 +231,19 @@ def load_session_user(user_id: str, token) -> User | None:
         db.session.execute(update(UserSession).where(UserSession.id == session_id)
                            .values(last_seen_at=func.now()))
         db.session.commit()
-    return user
+    if generation is not None:
+        session_cache.store(token_hash, generation, [account_id, username, role], float(seconds_left))
+    return SessionUser(account_id, username, role)
 
 
 def end_session(token) -> None:
     """Logging out: the session's row goes, so its cookie opens nothing."""
     if isinstance(token, str) and token and len(token) <= MAX_SESSION_TOKEN_LENGTH:
-        db.session.execute(delete(UserSession).where(UserSession.token_hash == _token_hash(token)))
+        ended = db.session.execute(delete(UserSession).where(UserSession.token_hash == _token_hash(token))
+                                   .returning(UserSession.user_id)).scalars().all()
         db.session.commit()
+        for user_id in set(ended):
+            session_cache.forget_account(user_id)
 
 
 def _end_all_sessions(user: User) -> None:
@@ -281,6 +312,7 @@ def set_role(user_id: int, role: str) -> User:
         _refuse_last_admin(user)
     user.role = role
     db.session.commit()
+    session_cache.forget_account(user.id)  # the new role counts from the next request
     return user
 
 
@@ -297,6 +329,7 @@ def set_active(user_id: int, active: bool, actor: User | None = None) -> User:
         _end_all_sessions(user)
     user.active = active
     db.session.commit()
+    session_cache.forget_account(user.id)
     return user
 
 
@@ -319,6 +352,7 @@ def set_password(user_id: int, password: str) -> User:
         raise InvalidInput({"password": problem})
     _store_password(user, password)
     db.session.commit()
+    session_cache.forget_account(user.id)
     login_throttle.clear(user.username)  # a locked-out person can log in with it at once
     return user
 
@@ -343,4 +377,5 @@ def change_own_password(user_id: int, current: str, new: str) -> User:
         raise InvalidInput(errors)
     _store_password(user, new)
     db.session.commit()
+    session_cache.forget_account(user.id)
     return user

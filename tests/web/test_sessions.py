@@ -2,11 +2,17 @@
 row, found from the token in the signed session cookie on every request.
 Logging out, a new password and a deactivation delete rows, so a copy of the
 cookie saved before opens nothing afterwards; sessions also end after
-SESSION_IDLE_MINUTES (30) idle and SESSION_MAX_HOURS (12) after the login."""
+SESSION_IDLE_MINUTES (30) idle and SESSION_MAX_HOURS (12) after the login.
+
+The answer of that check is kept in Valkey for a few seconds
+(services/session_cache.py): the tests below that move a session back in
+time in PostgreSQL let the kept answers expire too (time_passes)."""
 import hashlib
 
 import pytest
+from sqlalchemy import event
 
+from employee_app.extensions import db
 from employee_app.services import users
 
 from ..helpers import PASSWORD, HttpClient, csrf_token
@@ -41,6 +47,15 @@ def forged_cookie(app, data: dict) -> str:
 
 def session_data(app, cookie: str) -> dict:
     return app.session_interface.get_signing_serializer(app).loads(cookie)
+
+
+def time_passes(pg, valkey, update: str) -> None:
+    """Move the sessions back in time (an UPDATE of user_sessions); the
+    answers the app keeps in Valkey, for at most SESSION_CACHE_SECONDS, would
+    have expired long before."""
+    pg.execute(update)
+    for key in valkey.scan_iter("session:*"):
+        valkey.delete(key)
 
 
 def test_a_cookie_saved_before_logout_opens_nothing_afterwards(login, live_server, pg):
@@ -104,40 +119,110 @@ def test_deactivation_ends_every_session_for_good(login, live_server, pg):
     assert [opens(live_server, cookie) for cookie in cookies] == [302, 302]  # reactivating revives none
 
 
-def test_a_session_ends_after_its_idle_time(login, live_server, pg):
+def test_a_session_ends_after_its_idle_time(login, live_server, pg, valkey):
     client = login("viewer", "ray")
     cookie = saved_cookie(client)
-    pg.execute("UPDATE user_sessions SET last_seen_at = now() - interval '29 minutes'")
+    time_passes(pg, valkey, "UPDATE user_sessions SET last_seen_at = now() - interval '29 minutes'")
     assert opens(live_server, cookie) == 200  # just inside the limit
     # ... and that request counts as activity: the idle time starts again.
     assert pg.execute("SELECT last_seen_at > now() - interval '1 minute' FROM user_sessions").fetchone() == (True,)
 
-    pg.execute("UPDATE user_sessions SET last_seen_at = now() - interval '31 minutes'")
+    time_passes(pg, valkey, "UPDATE user_sessions SET last_seen_at = now() - interval '31 minutes'")
     assert opens(live_server, cookie) == 302
     assert sessions_of(pg, "ray") == 0  # the dead row is gone
     assert client.get("/employees").status_code == 302
 
 
-def test_a_session_ends_after_its_lifetime_however_busy(login, live_server, pg):
+def test_a_session_ends_after_its_lifetime_however_busy(login, live_server, pg, valkey):
     client = login("viewer", "sue")
     cookie = saved_cookie(client)
-    pg.execute("UPDATE user_sessions SET created_at = now() - interval '11 hours 59 minutes'")
+    time_passes(pg, valkey, "UPDATE user_sessions SET created_at = now() - interval '11 hours 59 minutes'")
     assert opens(live_server, cookie) == 200
-    pg.execute("UPDATE user_sessions SET created_at = now() - interval '12 hours 1 minute'")
+    time_passes(pg, valkey, "UPDATE user_sessions SET created_at = now() - interval '12 hours 1 minute'")
     assert opens(live_server, cookie) == 302
     assert sessions_of(pg, "sue") == 0
 
 
-def test_last_seen_is_written_about_once_a_minute_not_on_every_request(login, pg):
+def test_last_seen_is_written_about_once_a_minute_not_on_every_request(login, pg, valkey):
     client = login("viewer", "tom")
     pg.execute("UPDATE user_sessions SET last_seen_at = now() - interval '30 seconds'")
     before = pg.execute("SELECT last_seen_at FROM user_sessions").fetchone()
     for _ in range(3):
         assert client.get("/employees").status_code == 200
     assert pg.execute("SELECT last_seen_at FROM user_sessions").fetchone() == before
-    pg.execute("UPDATE user_sessions SET last_seen_at = now() - interval '2 minutes'")
+    time_passes(pg, valkey, "UPDATE user_sessions SET last_seen_at = now() - interval '2 minutes'")
     assert client.get("/employees").status_code == 200
     assert pg.execute("SELECT last_seen_at > now() - interval '10 seconds' FROM user_sessions").fetchone() == (True,)
+
+
+# --- the kept answer (session_cache): never an ended session --------------------------
+
+def busy(client: HttpClient, times: int = 6) -> None:
+    """Requests enough for both app processes to have answered from the kept answer."""
+    for _ in range(times):
+        assert client.get("/employees").status_code == 200
+
+
+def test_a_live_session_is_answered_from_valkey_without_a_query(app, login):
+    client = login("viewer", "kim")
+    token = session_data(app, saved_cookie(client))["sid"]
+    with app.test_request_context():
+        user_id = str(users.get_by_username("kim").id)
+        statements = []
+
+        def count(conn, cursor, statement, *args):
+            statements.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            first = users.load_session_user(user_id, token)  # nothing kept yet: PostgreSQL
+            asked = len(statements)
+            kept = users.load_session_user(user_id, token)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+    assert asked == 1 and len(statements) == asked  # the second answer came from Valkey
+    assert (first.id, first.username, first.role) == (kept.id, kept.username, kept.role) == \
+        (int(user_id), "kim", "viewer")
+
+
+def test_the_next_request_after_a_deactivation_is_refused_in_every_process(login, live_server, pg, valkey):
+    admin, hr = login("admin"), login("hr", "quinn")
+    cookie = saved_cookie(hr)
+    busy(hr)
+    assert list(valkey.scan_iter("session:*"))  # the answers are kept
+    quinn_id = pg.execute("SELECT id FROM users WHERE username = 'quinn'").fetchone()[0]
+    assert admin.submit(f"/admin/users/{quinn_id}", {},
+                        action=f"/admin/users/{quinn_id}/deactivate").status_code == 303
+    assert [hr.get("/employees").status_code for _ in range(6)] == [302] * 6
+    assert [opens(live_server, cookie) for _ in range(6)] == [302] * 6
+
+
+def test_a_new_role_counts_from_the_next_request(login, pg):
+    admin, other = login("admin"), login("admin", "rosa")
+    assert other.get("/admin/users").status_code == 200
+    busy(other)
+    rosa_id = pg.execute("SELECT id FROM users WHERE username = 'rosa'").fetchone()[0]
+    assert admin.submit(f"/admin/users/{rosa_id}", {"role": "viewer"},
+                        action=f"/admin/users/{rosa_id}/role").status_code == 303
+    assert [other.get("/admin/users").status_code for _ in range(6)] == [403] * 6
+    assert "rosa (viewer)" in other.get("/employees").text
+
+
+def test_with_valkey_stopped_sessions_are_checked_in_postgresql(login, live_server, pg, valkey_server):
+    admin, hr = login("admin"), login("hr", "sam")
+    busy(hr)
+    sam_id = pg.execute("SELECT id FROM users WHERE username = 'sam'").fetchone()[0]
+    valkey_server.stop()
+    try:
+        busy(hr)
+        assert admin.submit(f"/admin/users/{sam_id}", {},
+                            action=f"/admin/users/{sam_id}/deactivate").status_code == 303
+        assert [hr.get("/employees").status_code for _ in range(4)] == [302] * 4
+        assert log_out(admin).status_code == 303
+    finally:
+        valkey_server.start()
+    assert hr.get("/employees").status_code == 302
+    assert admin.get("/employees").status_code == 302
 
 
 def test_expired_sessions_are_pruned_at_login(login, pg):

@@ -1,0 +1,108 @@
+"""The answer to "is this login session alive, and whose is it?", kept in
+Valkey for a few seconds, so that a busy person's requests do not each ask
+PostgreSQL (services/users.load_session_user asks it on a miss).
+
+PostgreSQL's user_sessions rows stay the truth. An answer is kept under the
+hash of the session's token for at most SESSION_CACHE_SECONDS (10), and
+never past the session's idle or lifetime limit. It counts only together
+with its account's *generation*: a random value in Valkey that every change
+to the account's sessions or role renews after it commits (logout, a new
+password, a deactivation, a role change: forget_account). Both are read in
+one round trip, so the very next request of any of the account's sessions,
+in any process, asks PostgreSQL again, and finds the session ended.
+
+The generation is read before PostgreSQL is asked and stored with the
+answer: an account changed between the two has a new generation by then,
+and the answer is dead on arrival.
+
+Without Valkey every request asks PostgreSQL. An account change that cannot
+renew its generation (Valkey down or hung at that moment) is retried by this
+process at its next request; should Valkey answer again with the old answers
+meanwhile, they last at most SESSION_CACHE_SECONDS.
+"""
+import json
+import secrets
+import threading
+
+from ..valkey_store import ValkeyUnavailable, get_store
+from . import short_cache
+
+SESSION_CACHE_SECONDS = 10
+# A generation outlives every answer stored under the one before it.
+GENERATION_SECONDS = 3600
+
+
+def _answer_key(token_hash: str) -> str:
+    return f"session:{token_hash}"
+
+
+def _generation_key(user_id) -> str:
+    return f"session-generation:{user_id}"
+
+
+_pending_lock = threading.Lock()
+_pending: set[int] = set()  # accounts whose new generation Valkey has not taken yet
+
+
+def read(token_hash: str, user_id: str) -> tuple[list | None, str | None]:
+    """(the kept answer [id, username, role] if it is still good, the
+    generation to store a fresh answer under). The generation is None when
+    Valkey does not answer: nothing may be kept then. The same round trip
+    brings short_cache's epoch for this request."""
+    if _pending:
+        _retry_pending()
+    try:
+        answer, generation, epoch = get_store().run(
+            lambda client: client.mget(_answer_key(token_hash), _generation_key(user_id), short_cache.EPOCH_KEY))
+    except ValkeyUnavailable:
+        return None, None
+    short_cache.note_epoch(epoch)
+    generation = generation or ""
+    if answer is not None:
+        kept_generation, values = json.loads(answer)
+        if kept_generation == generation and str(values[0]) == user_id:
+            return values, generation
+    return None, generation
+
+
+def store(token_hash: str, generation: str, values: list, seconds: float) -> None:
+    """Keep PostgreSQL's answer (values: [id, username, role]) for at most
+    `seconds` (the session's time left) and SESSION_CACHE_SECONDS."""
+    seconds = int(min(seconds, SESSION_CACHE_SECONDS))
+    if seconds < 1:
+        return
+    try:
+        get_store().run(lambda client: client.set(_answer_key(token_hash), json.dumps([generation, values]),
+                                                  ex=seconds))
+    except ValkeyUnavailable:
+        pass
+
+
+def forget_account(user_id: int) -> None:
+    """After a change to the account's sessions or role has committed: every
+    kept answer of the account stops counting."""
+    try:
+        _renew([user_id])
+    except ValkeyUnavailable:
+        with _pending_lock:
+            _pending.add(user_id)
+
+
+def _renew(user_ids) -> None:
+    def write(client):
+        pipe = client.pipeline(transaction=False)
+        for user_id in user_ids:
+            pipe.set(_generation_key(user_id), secrets.token_hex(8), ex=GENERATION_SECONDS)
+        pipe.execute()
+    get_store().run(write)
+
+
+def _retry_pending() -> None:
+    with _pending_lock:
+        waiting = list(_pending)
+    try:
+        _renew(waiting)
+    except ValkeyUnavailable:
+        return
+    with _pending_lock:
+        _pending.difference_update(waiting)
