@@ -12,10 +12,10 @@ have several; every query sums them. compact_summaries() merges each key's
 rows into one: at the end of an import, and before a report is read when
 anything is waiting (usually the few rows of the last edits).
 
-Figures are kept in memory per report_state.generation (cached()): a
-merge of the summaries, a change to the departments or jobs lists and a
-TRUNCATE of employees bump it, and rows appended by a change are merged,
-bumping it, before the next report is read. A report page then costs one
+Figures are kept in memory per report_state.generation (cached()). Only a
+merge bumps it; a change to employees appends summary rows, a change to the
+departments or jobs lists or a TRUNCATE of employees a report_changes row,
+and whatever waits is merged, bumping it, before the next report is read. A report page then costs one
 small query and its rendering, however large the company.
 
 What a headcount on a date counts: the employees hired on or before it and
@@ -88,6 +88,9 @@ def compact_summaries() -> bool:
         return False
     for summary in SUMMARIES:
         db.session.execute(text(summary.merge_sql))
+    # List changes and TRUNCATEs noted by triggers (rows appended meanwhile
+    # stay for the next merge); only a merge writes the generation.
+    db.session.execute(text("DELETE FROM report_changes"))
     db.session.execute(text("UPDATE report_state SET generation = generation + 1"))
     db.session.commit()
     return True
@@ -97,7 +100,7 @@ def compact_summaries() -> bool:
 # generation, and the two figures no summary holds.
 STATE_SQL = (
     "SELECT " + " OR ".join(f"EXISTS (SELECT 1 FROM {s.table} WHERE NOT merged)" for s in SUMMARIES)
-    + " AS waiting, (SELECT generation FROM report_state) AS generation,"
+    + " OR EXISTS (SELECT 1 FROM report_changes) AS waiting, (SELECT generation FROM report_state) AS generation,"
     " (SELECT count(*) FROM employees WHERE hire_date IS NULL) AS no_hire_date,"
     " EXISTS (SELECT 1 FROM employees) AS anyone")
 

@@ -22,12 +22,14 @@ of one key compare equal). Employees without a hire date have no rows at
 all (no hire, so no leaving either: the headcount subtracts leavers from
 hires).
 
-report_state.generation counts the changes to what the reports show: a
-merge of the summaries, a change to the departments or jobs lists (names,
-codes, the number of departments), a TRUNCATE of employees. The web
-processes keep report figures in memory per generation
-(services/reports.py); rows appended but not yet merged are always merged,
-which bumps it, before a report is read. ix_employees_no_hire_date counts
+report_state.generation counts the changes to what the reports show. Only
+a merge writes it (services/reports.compact_summaries, one at a time under
+an advisory lock): writers never do, so no two writers wait on it. A change
+to the departments or jobs lists (names, codes, the number of departments)
+and a TRUNCATE of employees append a row to report_changes, as changes to
+employees append summary rows; the merge takes them and bumps the
+generation. The web processes keep report figures in memory per generation,
+and whatever waits is merged before a report is read. ix_employees_no_hire_date counts
 the employees without a hire date from a tiny index.
 
 Kept right by statement-level triggers on employees, so every path that
@@ -138,15 +140,15 @@ def upgrade():
     op.execute("CREATE TABLE report_state (one boolean PRIMARY KEY DEFAULT true CHECK (one),"
                " generation bigint NOT NULL)")
     op.execute("INSERT INTO report_state (generation) VALUES (1)")
-    # A list change bumps the generation only when it changed rows: an
-    # import's INSERT ... ON CONFLICT DO NOTHING of names already listed
-    # takes no lock on report_state.
+    op.execute("CREATE TABLE report_changes (at timestamptz NOT NULL DEFAULT now())")
+    # A list statement counts only when it changed rows (an import's
+    # INSERT ... ON CONFLICT DO NOTHING of names already listed does not).
     for event, rows in LIST_EVENTS.items():
         op.execute(f"""
             CREATE FUNCTION report_lists_{event}() RETURNS trigger LANGUAGE plpgsql AS $fn$
             BEGIN
                 IF EXISTS (SELECT 1 FROM {rows}) THEN
-                    UPDATE report_state SET generation = generation + 1;
+                    INSERT INTO report_changes DEFAULT VALUES;
                 END IF;
                 RETURN NULL;
             END $fn$""")
@@ -173,7 +175,7 @@ def upgrade():
         CREATE FUNCTION report_summaries_truncate() RETURNS trigger LANGUAGE plpgsql AS $fn$
         BEGIN
             TRUNCATE headcount_changes, hires_by_quarter;
-            UPDATE report_state SET generation = generation + 1;
+            INSERT INTO report_changes DEFAULT VALUES;
             RETURN NULL;
         END $fn$""")
     op.execute("CREATE TRIGGER report_summaries_truncate AFTER TRUNCATE ON employees"
@@ -193,6 +195,7 @@ def downgrade():
             op.execute(f"DROP TRIGGER report_lists_{event} ON {table}")
         op.execute(f"DROP FUNCTION report_lists_{event}()")
     op.execute("DROP INDEX ix_employees_no_hire_date")
+    op.drop_table('report_changes')
     op.drop_table('report_state')
     for event in (*CHANGED_ROWS, "truncate"):
         op.execute(f"DROP TRIGGER report_summaries_{event} ON employees")

@@ -197,9 +197,11 @@ def test_two_concurrent_saves_of_the_same_version_exactly_one_wins(login, pg, da
         for thread in threads:
             thread.start()
         if blocker:
-            wait_for_waiting_updates(pg, 2)
-            blocker.commit()
-            blocker.close()
+            try:
+                wait_for_waiting_updates(pg, 2)
+            finally:  # a failed wait must not leave the saves blocked forever
+                blocker.commit()
+                blocker.close()
         for thread in threads:
             thread.join()
         assert sorted(statuses) == [303, 409], statuses
