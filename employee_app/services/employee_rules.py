@@ -5,6 +5,7 @@ clean_employee(), so a value that one path accepts, every path accepts. The
 functions are pure (no database, no Flask) and unit-tested on their own.
 """
 import calendar
+import linecache
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -114,6 +115,11 @@ class FieldProblem(ValueError):
     starts with the field's label: "Hire date" + " 2024-02-31 is not a date: ..."."""
 
 
+class DateOutOfRange(FieldProblem):
+    """A date before EARLIEST_DATE or after latest_date(): the one outcome of
+    reading a date that depends on the day it is read (see _by_rule)."""
+
+
 def latest_date() -> date:
     """The latest hire or termination date accepted: two years from today."""
     today = date.today()
@@ -138,7 +144,7 @@ def parse_iso_date(text: str) -> date:
     latest = latest_date()
     # The year first: date() itself refuses year 0.
     if year < EARLIEST_DATE.year or not EARLIEST_DATE <= date(year, month, day) <= latest:
-        raise FieldProblem(f"{text} is out of range: from {EARLIEST_DATE} to {latest}.")
+        raise DateOutOfRange(f"{text} is out of range: from {EARLIEST_DATE} to {latest}.")
     return date(year, month, day)
 
 
@@ -202,17 +208,8 @@ def typed_id(typed: str) -> str:
     return "".join(char.upper() if char.isascii() else char for char in typed.strip())
 
 
-def clean_employee(raw: dict) -> dict:
-    """Check every field and return the values to store, or raise InvalidInput
-    with one message per failing field, each starting with the field's label."""
-    errors: dict[str, str] = {}
-    clean: dict = {}
-    for rule in FIELD_RULES:
-        try:
-            clean[rule.name] = _clean_field(rule, raw.get(rule.name))
-        except FieldProblem as problem:
-            errors[rule.name] = f"{rule.label} {problem}"
-            clean[rule.name] = None
+def _whole_record(clean: dict, errors: dict[str, str]) -> dict:
+    """The checks across fields, then the record or InvalidInput."""
     if "status" not in errors:
         clean["status"] = clean["status"] or "active"
     if (
@@ -224,3 +221,157 @@ def clean_employee(raw: dict) -> dict:
     if errors:
         raise InvalidInput(errors)
     return clean
+
+
+def clean_employee_by_rules(raw: dict) -> dict:
+    """clean_employee through _clean_field alone, without the fast paths:
+    the reference the fast paths are tested against."""
+    errors: dict[str, str] = {}
+    clean: dict = {}
+    for rule in FIELD_RULES:
+        try:
+            clean[rule.name] = _clean_field(rule, raw.get(rule.name))
+        except FieldProblem as problem:
+            errors[rule.name] = f"{rule.label} {problem}"
+            clean[rule.name] = None
+    return _whole_record(clean, errors)
+
+
+# --- the same rules, cheap per row ------------------------------------------
+# clean_employee runs once per row of an import: a million times for a large
+# file. It is therefore built once, when this module loads, from FIELD_RULES:
+# straight-line code with, for each field, fast paths for the values nearly
+# every file holds, and _clean_field itself (the rules above, unchanged) for
+# every other value. A fast path only recognises values whose outcome under
+# _clean_field is known, and gives that outcome: there is one rule set.
+# Each is argued in _fast_paths; tests/unit/test_fast_rules.py checks them
+# with Hypothesis on arbitrary text against clean_employee_by_rules.
+#
+# "Plain" there means: after strip(), str.isascii() and str.isprintable(),
+# i.e. only the characters U+0020 to U+007E. text_rules returns such a value
+# unchanged (free_text as it is, identifier_text strip()ped, which it
+# already is), no normalisation changes it, and its only whitespace is " ".
+
+# Fields with few distinct values (lists, choices, dates): the outcome of
+# each value (up to MEMO_VALUE_CHARS long) is remembered. A memo holds at
+# most so many values and starts again empty when full, so memory stays
+# bounded whatever a file holds.
+MEMOISED = ("department", "job_title", "employment_type", "status", *DATE_FIELDS)
+MEMO_ENTRIES = 1 << 14  # accepted values: 30 years of dates fit
+MEMO_REFUSALS = 1 << 10
+MEMO_VALUE_CHARS = 128
+# value -> what _clean_field returned for it (never None: None is not
+# remembered, so that .get() answers "not known"). Both date fields have the
+# same rule and share their memos.
+_ACCEPTED: dict[str, dict] = {}
+# value -> the message of the FieldProblem _clean_field raised for it.
+_REFUSED: dict[str, dict[str, str]] = {}
+for _name in MEMOISED:
+    _shared = DATE_FIELDS[0] if _name in DATE_FIELDS else _name
+    _ACCEPTED[_name] = _ACCEPTED.setdefault(_shared, {})
+    _REFUSED[_name] = _REFUSED.setdefault(_shared, {})
+assert len({(r.required, r.max_length, r.choices) for r in map(RULES_BY_NAME.get, DATE_FIELDS)}) == 1, \
+    "the date fields share their memos: their rules must be the same"
+PLAIN_ID_RE = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{RULES_BY_NAME['employee_id'].max_length - 1}}}")
+
+
+def _fast_paths(rule: FieldRule) -> list[tuple[str, str]]:
+    """[(condition, value)]: Python expressions of a field's value v, a str,
+    tried in turn; where a condition holds, _clean_field(rule, v) returns its
+    value. A condition may use s, v.strip(), bound by the first."""
+    limit = rule.max_length or NO_LIMIT_FIELD_LENGTH
+    plain = f"(s := v.strip()).isascii() and s.isprintable() and len(s) <= {limit}"
+    if rule.name == "employee_id":
+        # [A-Za-z0-9][A-Za-z0-9._-]* within the limit: employee_id_text keeps
+        # it (ASCII, every character in ID_CHARACTERS) but for upper(), which
+        # keeps its length, and the result matches EMPLOYEE_ID_RE.
+        return [("PLAIN_ID(v)", "v.upper()")]
+    if rule.name == "email":
+        # Plain and an e-mail: lower_identifier lower-cases it, which changes
+        # no '@', '.' or whitespace, so EMAIL_RE says the same of the result.
+        return [(f"{plain} and EMAIL_RE.match(s)", "s.lower()")]
+    if rule.name == "phone":
+        return [(f"{plain} and PHONE_RE.match(s)", "s")]
+    if rule.name in MEMOISED:
+        # What _clean_field returned for this very value (_by_rule).
+        return [(f"(s := ACCEPTED_{rule.name}(v)) is not None", "s")]
+    # Free text (names, location): a non-empty value that free_text keeps as
+    # it is (plain; or in any script, text_rules.kept_as_is) is stored as it is.
+    return [(f"{plain} and s", "s"), (f"s and len(s) <= {limit} and KEPT_AS_IS(s)", "s")]
+
+
+def _by_rule(rule: FieldRule, value, errors: dict[str, str]):
+    """_clean_field(rule, value), its problem put in errors (and None
+    returned); for a MEMOISED field, the outcome remembered for next time.
+    "Out of range" alone is never remembered: it depends on the day, through
+    latest_date(), which only grows, so a date accepted today is accepted
+    every later day (the clock going back aside)."""
+    accepted = _ACCEPTED.get(rule.name)
+    if accepted is not None and value.__class__ is str and len(value) <= MEMO_VALUE_CHARS:
+        refused = _REFUSED[rule.name]
+        why = refused.get(value)
+        if why is None:
+            try:
+                result = _clean_field(rule, value)
+            except DateOutOfRange as problem:
+                why = str(problem)
+            except FieldProblem as problem:
+                why = _remember(refused, MEMO_REFUSALS, value, str(problem))
+            else:
+                if result is not None:
+                    _remember(accepted, MEMO_ENTRIES, value, result)
+                return result
+        errors[rule.name] = f"{rule.label} {why}"
+        return None
+    try:
+        return _clean_field(rule, value)
+    except FieldProblem as problem:
+        errors[rule.name] = f"{rule.label} {problem}"
+        return None
+
+
+def _remember(memo: dict, entries: int, value: str, result):
+    if len(memo) >= entries:
+        memo.clear()
+    memo[value] = result
+    return result
+
+
+def _clean_employee_source() -> str:
+    """The source of clean_employee: for each field in FIELD_RULES order,
+    None when absent (unless required), its fast path, else _by_rule."""
+    lines = ["def clean_employee(raw: dict) -> dict:",
+             "    get = raw.get",
+             "    errors = {}"]
+    for index, rule in enumerate(FIELD_RULES):
+        lines.append(f"    v = get({rule.name!r})")
+        for tier, (condition, value) in enumerate(_fast_paths(rule)):
+            lines.append(f"    {'elif' if tier else 'if'} v.__class__ is str and {condition}:")
+            lines.append(f"        f{index} = {value}")
+        if not rule.required:
+            lines.append("    elif v is None or v == \"\":")
+            lines.append(f"        f{index} = None")
+        lines.append("    else:")
+        lines.append(f"        f{index} = _by_rule(RULES[{index}], v, errors)")
+    lines.append("    clean = {" + ", ".join(f"{rule.name!r}: f{i}" for i, rule in enumerate(FIELD_RULES)) + "}")
+    status, termination = FIELD_NAMES.index("status"), FIELD_NAMES.index("termination_date")
+    lines.append(f"    if errors or f{status} is None or f{termination} is not None:")
+    lines.append("        return _whole_record(clean, errors)")
+    lines.append("    return clean")
+    return "\n".join(lines) + "\n"
+
+
+CLEAN_EMPLOYEE_SOURCE = _clean_employee_source()
+_CLEAN_EMPLOYEE_FILE = "<employee_rules.clean_employee, built from FIELD_RULES>"
+linecache.cache[_CLEAN_EMPLOYEE_FILE] = (len(CLEAN_EMPLOYEE_SOURCE), None, CLEAN_EMPLOYEE_SOURCE.splitlines(True),
+                                         _CLEAN_EMPLOYEE_FILE)  # tracebacks show its lines
+_namespace = {"RULES": FIELD_RULES, "PLAIN_ID": PLAIN_ID_RE.fullmatch, "EMAIL_RE": EMAIL_RE, "PHONE_RE": PHONE_RE,
+              "KEPT_AS_IS": text_rules.kept_as_is, "_by_rule": _by_rule, "_whole_record": _whole_record,
+              **{f"ACCEPTED_{name}": memo.get for name, memo in _ACCEPTED.items()}}
+exec(compile(CLEAN_EMPLOYEE_SOURCE, _CLEAN_EMPLOYEE_FILE, "exec"), _namespace)
+clean_employee = _namespace["clean_employee"]
+clean_employee.__module__ = __name__
+clean_employee.__doc__ = """Check every field and return the values to store, or raise InvalidInput
+    with one message per failing field, each starting with the field's label.
+    (Built from FIELD_RULES: see CLEAN_EMPLOYEE_SOURCE; the same as
+    clean_employee_by_rules, faster.)"""

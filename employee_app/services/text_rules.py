@@ -109,6 +109,15 @@ def free_text(value: str) -> str:
     return unicodedata.normalize("NFC", value)
 
 
+def kept_as_is(value: str) -> bool:
+    """True only if free_text(value) returns value itself: printable (so no
+    control character, line or paragraph separator or surrogate), no U+FFFD,
+    nothing invisible, already in NFC. A quick yes for nearly every name, in
+    any script (a no only means free_text has something to do or refuse)."""
+    return (value.isprintable() and "\ufffd" not in value and INVISIBLE_RE.search(value) is None
+            and unicodedata.is_normalized("NFC", value))
+
+
 def _between_letters(value: str, at: int) -> bool:
     if not 0 < at < len(value) - 1:
         return False

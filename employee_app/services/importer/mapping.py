@@ -3,6 +3,7 @@ row into the raw field values that employee_rules.clean_employee checks."""
 import hashlib
 import re
 from datetime import date
+from typing import Callable
 
 from .. import lists
 from ..employee_rules import FIELD_NAMES, RULES_BY_NAME, FieldProblem, shown
@@ -162,6 +163,155 @@ def mapping_problems(mapping: list[str]) -> list[str]:
 
 
 def mapped_record(cells: list[str], mapping: list[str]) -> tuple[dict, dict[str, str]]:
+    """(raw field values, errors found while reading them) for one row."""
+    last = _last_reader  # an import asks with the same mapping row after row
+    if mapping is last[0] and mapping == last[1]:
+        return last[2](cells)
+    return _remember_reader(mapping)(cells)
+
+
+def _remember_reader(mapping: list[str]) -> Callable[[list[str]], tuple[dict, dict[str, str]]]:
+    global _last_reader
+    reader = row_reader(mapping)
+    _last_reader = (mapping, mapping[:], reader)  # one assignment: threads see all of it or none
+    return reader
+
+
+# The readers built so far, by mapping: an import maps every row the same way.
+_READERS: dict[tuple[str, ...], Callable[[list[str]], tuple[dict, dict[str, str]]]] = {}
+# (the mapping last asked for, a copy of it, its reader): the mapping checked
+# against its copy, for a caller that changed it in between.
+_last_reader: tuple = (None, None, None)
+READERS_KEPT = 64
+# Remembered readings of date cells (the dates of a file repeat a lot):
+# cell text -> (YYYY-MM-DD, None) or (None, why not). Bounded like employee_rules' memos.
+_DATE_TEXTS: dict[str, tuple[str | None, str | None]] = {}
+DATE_TEXTS_KEPT = 1 << 14
+
+
+def row_reader(mapping: list[str]) -> Callable[[list[str]], tuple[dict, dict[str, str]]]:
+    """mapped_record for one mapping, worked out once: a function of a row's
+    cells (see _reader_source). Both give the same result
+    (tests/unit/test_fast_rules.py)."""
+    key = tuple(mapping)
+    reader = _READERS.get(key)
+    if reader is None:
+        if len(_READERS) >= READERS_KEPT:
+            _READERS.clear()
+        reader = _READERS[key] = _compiled_reader(key)
+    return reader
+
+
+def _compiled_reader(mapping: tuple[str, ...]) -> Callable[[list[str]], tuple[dict, dict[str, str]]]:
+    source = _reader_source(mapping)
+    if source is None:
+        return lambda cells: _mapped_record_by_cell(cells, mapping)
+    filename = f"<mapping.row_reader {len(mapping)} columns>"
+    namespace = {"MAPPING": mapping, "MISSING": _missing_keys(mapping), "strip": str.strip,
+                 "by_cell": _mapped_record_by_cell, "shown": shown, "clean_code": lists.clean_code,
+                 "FieldProblem": FieldProblem, "DATE_TEXT": _DATE_TEXTS.get, "read_date": _read_date}
+    exec(compile(source, filename, "exec"), namespace)
+    read = namespace["read"]
+    read.source = source  # to read what runs
+    return read
+
+
+def _reader_source(mapping: tuple[str, ...]) -> str | None:
+    """The source of a function of a row's cells that returns what
+    _mapped_record_by_cell(cells, mapping) returns, through C-level steps:
+    every cell strip()ped at once, one dict built at once. Rows with a line
+    break anywhere, or a cell starting with "'" (maybe one our export made
+    formula-safe), still go cell by cell; so does every row of a mapping
+    where the order of the columns decides which cell wins (a field mapped
+    twice, which mapping_problems refuses; two full-name columns, or one with
+    a first or last name column)."""
+    used = [target for target in mapping if target != IGNORE]
+    names = [target for target in used if target in (FULL_NAME, FULL_NAME_LAST_FIRST)]
+    if len(set(used)) < len(used) or len(names) > 1 or (names and {"first_name", "last_name"} & set(used)):
+        return None
+    width = _width(mapping)
+    entries, splits = [], []
+    for index, target in enumerate(mapping):
+        if target == IGNORE:
+            continue
+        if target == FULL_NAME:
+            splits.append(f"    first, _, last = values[{index}].rpartition(' ')")
+            entries += ["'first_name': first.strip()", "'last_name': last"]
+        elif target == FULL_NAME_LAST_FIRST:
+            splits.append(f"    last, _, first = values[{index}].partition(',')")
+            entries += ["'first_name': first.strip()", "'last_name': last.strip()"]
+        else:
+            entries.append(f"{target!r}: values[{index}]")
+    lines = [
+        "def read(cells):",
+        "    values = list(map(strip, cells))",
+        "    joined = '\\x1f'.join(values)",  # a cell holding "\x1f" can only send a row cell by cell needlessly
+        "    if '\\n' in joined or '\\r' in joined or (\"'\" in joined and (joined[0] == \"'\"\n"
+        "                                                         or \"\\x1f'\" in joined)):",
+        "        return by_cell(cells, MAPPING)",
+        "    count = len(values)",
+        f"    if count < {width}:  # cells past the row's end are left out, as cell by cell",
+        f"        values += [''] * ({width} - count)",
+        *splits,
+        "    raw = {" + ", ".join(entries) + "}",
+        f"    if count < {width}:",
+        "        for key in MISSING[count]:",
+        "            del raw[key]",
+        "    errors = {}",
+    ]
+    for target, kind in CODE_TARGETS.items():
+        if target in used:
+            lines += [f"    if code := raw.get({target!r}):",
+                      "        try:",
+                      f"            raw[{target!r}] = clean_code(code)",
+                      "        except FieldProblem as problem:",
+                      f"            errors[{target!r}] = {kind.code_label!r} + ' ' + str(problem)"]
+    for name in ("hire_date", "termination_date"):
+        if name in used:
+            label = RULES_BY_NAME[name].label
+            lines += [f"    if value := raw.get({name!r}):",
+                      "        text, why = DATE_TEXT(value) or read_date(value)",
+                      "        if why is None:",
+                      f"            raw[{name!r}] = text",
+                      "        else:",
+                      f"            errors[{name!r}] = {label!r} + ' ' + shown(value) + ' ' + why + '.'"]
+    lines.append("    return raw, errors")
+    return "\n".join(lines) + "\n"
+
+
+def _width(mapping: tuple[str, ...]) -> int:
+    """The cells a row needs to have every mapped one."""
+    return max((index + 1 for index, target in enumerate(mapping) if target != IGNORE), default=0)
+
+
+def _missing_keys(mapping: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    """For each length of a row shorter than _width: the keys of raw that
+    its missing cells would have set."""
+    missing = []
+    for count in range(_width(mapping)):
+        keys = []
+        for target in mapping[count:]:
+            if target in (FULL_NAME, FULL_NAME_LAST_FIRST):
+                keys += ["first_name", "last_name"]
+            elif target != IGNORE:
+                keys.append(target)
+        missing.append(tuple(keys))
+    return tuple(missing)
+
+
+def _read_date(value: str) -> tuple[str | None, str | None]:
+    """iso_date_text(value) as (text, None), or (None, why not); remembered."""
+    try:
+        found = (iso_date_text(value), None)
+    except ValueError as exc:
+        found = (None, str(exc))
+    if len(_DATE_TEXTS) >= DATE_TEXTS_KEPT:
+        _DATE_TEXTS.clear()
+    _DATE_TEXTS[value] = found
+    return found
+
+
+def _mapped_record_by_cell(cells: list[str], mapping: tuple[str, ...] | list[str]) -> tuple[dict, dict[str, str]]:
     """(raw field values, errors found while reading them) for one row."""
     raw: dict[str, str] = {}
     errors: dict[str, str] = {}
