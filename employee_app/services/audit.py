@@ -6,8 +6,15 @@ record_entry_change()) inside their own transaction, so an entry exists
 exactly when its change does. Conventions (shared with the import, which
 writes the same rows in bulk SQL):
 
-- subject: employee | department | job; an employee's entry names it by
-  employee_pk and employee_id, a list entry's by entry_pk and entry_name;
+- subject: employee | department | job | import; an employee's entry names
+  it by employee_pk and employee_id, a list entry's by entry_pk and
+  entry_name, an import's by import_id;
+- an import writes one entry of its own (subject import, action create,
+  changes {"file": [null, its file name]}) for the records it creates, in
+  the transaction of its first stored rows, instead of an entry per record:
+  each record carries import_id and import_row, and its history shows its
+  creation from them (import_creation()). Its updates of existing records
+  are entries per record, as any update;
 - action: create | update | delete; source: form | import | edit | delete |
   bulk | cli for employees, list | list_upload for list entries;
 - changes: {field: [old, new]} with JSON values (dates 'YYYY-MM-DD', the
@@ -22,7 +29,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from sqlalchemy import func, or_, select, tuple_
 
 from ..extensions import db
-from ..models import AUDIT_SUBJECTS, AuditEntry, Employee, User
+from ..models import AuditEntry, Employee, ImportJob, User
 from .employee_rules import CONTROL_CHARS_RE, FIELD_NAMES, RULES_BY_NAME, normalize_employee_id
 from .pagination import Cursor, decode_cursor, encode_cursor
 from .spreadsheet import BOM, csv_text
@@ -33,6 +40,9 @@ AUDITED_FIELDS = FIELD_NAMES
 LIST_FIELDS = ("name", "code")
 MAX_FILTER_LENGTH = 64
 MAX_BIGINT = 2**63 - 1
+# What the history page's "Changes to" filter offers; "employee" includes
+# the imports' own entries (they create employees).
+FILTER_SUBJECTS = ("employee", "department", "job")
 
 
 def field_label(name: str) -> str:
@@ -128,8 +138,43 @@ def latest_entry_id(employee_pk: int) -> int:
 def employee_history(employee_pk: int, *, before: int | None = None, limit: int = 50
                      ) -> tuple[list[AuditEntry], int | None]:
     """The employee's entries, newest first; and the id to pass as `before`
-    for the next (older) page, or None."""
-    return _history(AuditEntry.employee_pk == employee_pk, before, limit)
+    for the next (older) page, or None. The oldest page ends with its
+    creation by an import when the import's own entry stands for it."""
+    entries, older = _history(AuditEntry.employee_pk == employee_pk, before, limit)
+    if older is None:
+        created = import_creation(employee_pk)
+        if created is not None:
+            entries.append(created)
+    return entries, older
+
+
+def import_creation(employee_pk: int) -> AuditEntry | None:
+    """"Created by import #N, row R" for a record an import created without
+    an entry of its own (see the module's doc), as an entry that is not
+    stored: when (the record's created_at), who (the import's own entry, or
+    its uploader), and the values it was created with: its values now with
+    every later change in the log undone (departments and jobs by their
+    names now). None for any other record."""
+    employee = db.session.get(Employee, employee_pk)
+    if employee is None or employee.import_id is None:
+        return None
+    later = entries_since(employee_pk, 0)
+    if any(entry.action == "create" for entry in later):  # an entry of its own (imports before 0010)
+        return None
+    first = state_before(snapshot(employee), later)
+    own = db.session.execute(select(AuditEntry).where(AuditEntry.subject == "import",
+                                                      AuditEntry.import_id == employee.import_id)
+                             .order_by(AuditEntry.id).limit(1)).scalar_one_or_none()
+    actor_id, actor_name = (own.actor_id, own.actor_name) if own else (None, None)
+    if own is None:
+        uploader = db.session.execute(select(User.id, User.username).join(ImportJob, ImportJob.user_id == User.id)
+                                      .where(ImportJob.id == employee.import_id)).first()
+        actor_id, actor_name = uploader if uploader else (None, None)
+    entry = AuditEntry(at=employee.created_at, actor_id=actor_id, actor_name=actor_name, subject="employee",
+                       employee_pk=employee_pk, employee_id=first["employee_id"], action="create", source="import",
+                       import_id=employee.import_id, changes=creation_changes(first))
+    entry.import_row = employee.import_row  # shown beside the import's number (not a column)
+    return entry
 
 
 def entry_history(subject: str, entry_pk: int, *, before: int | None = None, limit: int = 50
@@ -192,7 +237,7 @@ class AuditQuery:
 
         subject = args.get("subject") or ""
         query = cls(actor=text("actor").strip().lower(), employee_id=normalize_employee_id(text("employee")),
-                    subject=subject if subject in AUDIT_SUBJECTS else "",
+                    subject=subject if subject in FILTER_SUBJECTS else "",
                     cursor=args.get("cursor") or None, per_page=per_page)
         for name, label in (("date_from", "From"), ("date_to", "To")):
             raw = (args.get(name.removeprefix("date_")) or "").strip()
@@ -228,9 +273,12 @@ def _conditions(query: AuditQuery) -> list:
         # The ID as recorded at the time, or the record that holds it now
         # (its entries from before an ID change too).
         holder = select(Employee.id).where(Employee.employee_id == query.employee_id).scalar_subquery()
-        conditions.append(or_(AuditEntry.employee_id == query.employee_id, AuditEntry.employee_pk == holder))
+        # ... and the entry of the import that created that record.
+        creator = select(Employee.import_id).where(Employee.employee_id == query.employee_id).scalar_subquery()
+        conditions.append(or_(AuditEntry.employee_id == query.employee_id, AuditEntry.employee_pk == holder,
+                              (AuditEntry.subject == "import") & (AuditEntry.import_id == creator)))
     if query.subject == "employee":
-        conditions.append(AuditEntry.subject == "employee")
+        conditions.append(AuditEntry.subject.in_(("employee", "import")))
     elif query.subject:
         # entry_pk IS NOT NULL lets PostgreSQL page by ix_audit_log_entries_at,
         # which holds the list changes alone.

@@ -154,8 +154,16 @@ def forget_values(records: list[dict[str, str | None]]) -> None:
     _write_sets("srem", records)
 
 
+def remember_keys(ids: list[str], emails: list[str]) -> None:
+    """remember_values for an import's batch: its IDs and (non-empty) e-mails as lists."""
+    _write_members("sadd", {"employee_id": ids, "email": emails})
+
+
 def _write_sets(command: str, records: list[dict[str, str | None]]) -> None:
-    members = {field: [r[field] for r in records if r.get(field)] for field in SET_KEYS}
+    _write_members(command, {field: [r[field] for r in records if r.get(field)] for field in SET_KEYS})
+
+
+def _write_members(command: str, members: dict[str, list[str]]) -> None:
     if not any(members.values()):
         return
     store = get_store()

@@ -37,7 +37,7 @@ from .spreadsheet import BOM, csv_text
 MONTHS_SHOWN = 24
 ROWS_PER_PAGE = 100
 # pg_try_advisory_xact_lock(class, id): one merge of the summaries at a time.
-MERGE_LOCK = (7_002, 1)
+MERGE_LOCK = (7_004, 1)  # (7_002 is the lists' class: a jobs change would hold this one)
 NO_DEPARTMENT = "No department"
 FIGURES_KEPT = 128  # per process: a year's CSV is ~100 KB, so a few MB at most
 

@@ -56,10 +56,12 @@ class Worker:
 
 @pytest.fixture
 def start_worker(app_env, tmp_path, request):
+    """start_worker(**env): a worker with the app's environment, plus env
+    (e.g. IMPORT_BULK_MIN_ROWS="1000" for bulk loads of small files)."""
     workers = []
 
-    def start() -> Worker:
-        worker = Worker(dict(os.environ, **app_env), tmp_path / f"worker-{len(workers) + 1}.log").start()
+    def start(**env) -> Worker:
+        worker = Worker(dict(os.environ, **app_env, **env), tmp_path / f"worker-{len(workers) + 1}.log").start()
         workers.append(worker)
         return worker
     yield start

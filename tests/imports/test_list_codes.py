@@ -50,8 +50,11 @@ def test_codes_resolve_through_their_lists_and_an_unknown_one_is_refused(login, 
     # The direction override is an invisible character in a code, as in an ID: removed.
     assert stored(pg) == {"E1": ("Engineering", "Analyst"), "E3": ("Sales", "Clerk"), "E4": (None, None),
                           "E6": ("Engineering", None)}
-    changes = pg.execute("SELECT changes FROM audit_log WHERE employee_id = 'E1'").fetchone()[0]
-    assert changes["department"] == [None, "Engineering"] and changes["job_title"] == [None, "Analyst"]
+    # The record's history: created by the import, with the entries its codes named.
+    history = admin.get("/employees/E1").text.split('id="history"')[1]
+    assert re.search(rf'Created by\s+<a href="/imports/{import_id}">import #{import_id}</a>, row 2', history)
+    for field, label, value in (("department", "Department", "Engineering"), ("job_title", "Job title", "Analyst")):
+        assert re.search(rf'data-field="{field}"><span class="change-field">{label}</span>:\s*{value}</li>', history)
     page = admin.get(f"/imports/{import_id}").text
     assert "Department code 99 is not in the departments list." in page and "<td>Department code</td>" in page
 

@@ -17,6 +17,7 @@ from ...models import ColumnMapping, ImportJob, User
 from .. import db_errors, duplicate_guard, reports, text_rules
 from ..employee_rules import shown
 from ..errors import InvalidInput
+from . import bulk
 from . import mapping as mappings
 from .files import FileFormat, FileRefused, detect_format, estimate_xlsx_rows, read_records, save_stream
 from .pipeline import Counts, ImportRunner, Settings, save_progress
@@ -344,7 +345,7 @@ def run_import(import_id: int, *, run_id: str | None = None, on_progress=None) -
 
     Returns None, doing nothing, when this is not the import's current run
     (a stale queue entry) or another runner holds the import (its lock)."""
-    url = _psycopg_url()
+    url = psycopg_url()
     with psycopg.connect(url, autocommit=True) as side:
         if not side.execute("SELECT pg_try_advisory_lock(%s, %s)", (RUN_LOCK_CLASS, import_id % 2**31)).fetchone()[0]:
             log.warning("import %s: another runner holds it; run %s does nothing", import_id, run_id)
@@ -373,36 +374,67 @@ def run_import(import_id: int, *, run_id: str | None = None, on_progress=None) -
 RUN_LOCK_CLASS = 7_001  # the advisory-lock class of import runs: (class, import id)
 
 
+def _bulk_load(side: psycopg.Connection, url: str, import_id: int, mode: str, rows_left: int,
+               resume_row: int) -> bulk.BulkLoad | None:
+    """A large import in a mode that writes loads in bulk (bulk.py), if no
+    other bulk load is running; any other run first puts back what a dead
+    bulk load left (unless a live one holds it)."""
+    if mode != "dry_run" and bulk.wants_bulk(side, rows_left, current_app.config["IMPORT_BULK_MIN_ROWS"]):
+        load = bulk.BulkLoad(url, import_id, resume_row)
+        if load.begin():
+            log.info("import %s: loading about %d rows in bulk", import_id, rows_left)
+            return load
+    bulk.recover(url)
+    return None
+
+
 def _run(job: ImportJob, run_id: str | None, side: psycopg.Connection, url: str, on_progress) -> Counts:
     actor = db.session.get(User, job.user_id) if job.user_id else None
     import_id, mode = job.id, job.mode
     settings = Settings(import_id=import_id, mode=mode, mapping=job.mapping, has_header=job.has_header,
                         file_format=file_format(job), path=job.stored_path,
                         actor_id=actor.id if actor else None, actor_name=actor.username if actor else None,
-                        resume_row=job.resume_row if mode == "valid_rows" else 0, on_existing=job.on_existing)
+                        resume_row=job.resume_row if mode == "valid_rows" else 0, on_existing=job.on_existing,
+                        filename=job.filename)
     committed = Counts(job.rows_read, job.inserted, job.duplicates, job.invalid, job.updated)
     if mode != "valid_rows" or job.resume_row == 0:
         committed = Counts()
         side.execute("DELETE FROM import_rejections WHERE import_id = %s", (import_id,))
+    rows_left = max((job.total_rows_estimate or 0) - settings.resume_row, 0)
     db.session.rollback()  # no transaction left open while the import runs
 
-    with psycopg.connect(url) as conn:
-        runner = ImportRunner(settings, conn, side, counts=committed, on_batch=on_progress)
-        try:
-            counts = runner.run()
-        except BaseException:
-            conn.rollback()
-            raise
-        if mode == "valid_rows":
-            conn.commit()
-            outcome = "done"
-        elif mode == "all_or_nothing" and counts.duplicates + counts.invalid == 0:
-            conn.commit()
-            _remember_imported(conn, import_id)
-            outcome = "done"
-        else:  # nothing written
-            conn.rollback()
-            outcome = "checked" if mode == "dry_run" else "refused"
+    load = _bulk_load(side, url, import_id, mode, rows_left, settings.resume_row)
+    try:
+        with psycopg.connect(url) as conn:
+            runner = ImportRunner(settings, conn, side, counts=committed, on_batch=on_progress)
+            try:
+                counts = runner.run()
+            except BaseException:
+                conn.rollback()
+                raise
+            if mode == "valid_rows":
+                conn.commit()
+                outcome = "done"
+            elif mode == "all_or_nothing" and counts.duplicates + counts.invalid == 0:
+                conn.commit()
+                _remember_imported(conn, import_id)
+                outcome = "done"
+            else:  # nothing written
+                conn.rollback()
+                outcome = "checked" if mode == "dry_run" else "refused"
+    except Exception:
+        if load is not None:  # the rows committed so far get their indexes and summaries now
+            try:
+                load.finish()
+            except Exception as exc:  # the next worker start or import does it
+                log.warning("import %s: its indexes could not be built yet: %s", import_id, describe_failure(exc))
+        raise
+    except BaseException:  # interrupted: the lock goes with the connection, recovery builds them
+        if load is not None:
+            load.close()
+        raise
+    if load is not None:
+        load.finish()
     save_progress(side, import_id, counts, runner.last_row if mode == "valid_rows" else 0)
     if outcome == "done" and counts.inserted + counts.updated:
         # The list's unfiltered total is the planner's estimate
@@ -483,7 +515,7 @@ def mark_failed(import_id: int, error: str, run_id: str | None, conn: psycopg.Co
     if conn is not None:
         conn.execute(statement, (error[:2000], import_id, run_id))
         return
-    with psycopg.connect(_psycopg_url(), autocommit=True) as own:
+    with psycopg.connect(psycopg_url(), autocommit=True) as own:
         own.execute(statement, (error[:2000], import_id, run_id))
 
 
@@ -497,9 +529,12 @@ def on_job_failure(job, connection, type, value, traceback) -> None:  # noqa: A0
     if import_id is not None:
         with create_app().app_context():
             mark_failed(import_id, WORKER_STOPPED, job.id)
+            # A work horse that died in a bulk load left the table without
+            # its indexes: this worker builds them before its next job.
+            bulk.recover(psycopg_url())
 
 
-def _psycopg_url() -> str:
+def psycopg_url() -> str:
     return db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
@@ -519,6 +554,9 @@ def reconcile(job: ImportJob) -> None:
         if silence > current_app.config["IMPORT_WORKER_HEARTBEAT"] * 6:
             mark_failed(job.id, WORKER_STOPPED, job.job_id)
             db.session.expire(job)
+            # If it was a bulk load, its indexes and summaries are put back
+            # (in the background: building takes a while).
+            bulk.recover_in_background(psycopg_url())
         return
     if silence < QUEUED_GRACE_SECONDS or not job.job_id:
         return

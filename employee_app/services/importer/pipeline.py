@@ -1,22 +1,35 @@
 """The import itself: a file's rows into employees at COPY speed, every row
 ending as inserted, duplicate or invalid.
 
-Per batch: validate (employee_rules) -> drop repeats inside the batch -> one
-Valkey round trip for the batch's IDs and e-mails -> COPY into a staging
-table -> INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING (plus the
-audit entries, in the same statement) -> the rows not returned are
-duplicates -> commit, with the import's counters and resume point -> add
-the new IDs and e-mails to Valkey.
+Per batch, in a reader thread: validate (employee_rules) -> drop repeats
+inside the batch -> one Valkey round trip for the batch's IDs and e-mails
+(and a look at the IDs and e-mails of the few batches before it, which
+Valkey may not hold yet). Then, while the reader prepares the next batch:
+rows Valkey or those batches flag are explained from PostgreSQL (a
+duplicate, or a stale hit that goes in after all) -> the others are COPied
+straight into employees when Valkey vouched for the batch; if PostgreSQL
+refuses that COPY (a row stored by someone else since Valkey answered, a
+value a constraint refuses), the batch goes the careful way: COPY into a
+staging table -> INSERT ... SELECT ... ON CONFLICT DO NOTHING RETURNING ->
+the rows not returned are duplicates, explained -> commit, with the
+import's counters and resume point -> add the new IDs and e-mails to Valkey.
 
 PostgreSQL's unique constraints decide; Valkey only spares the database
 rows it already knows are taken, and a hit is confirmed before a row is
 called a duplicate.
+
+History: a record created by an import carries import_id and import_row;
+the import writes one audit entry of its own (subject 'import') in the
+transaction of its first stored rows, and a record's page derives "created
+by import #N, row R" with its first values from them (services/audit.py).
+An update by an import writes an entry per record with old and new values.
 """
 import json
 import logging
 import queue
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 import psycopg
@@ -41,26 +54,29 @@ COLUMNS = ("employee_id", "first_name", "last_name", "email", "phone", "departme
 # of a row that names it.
 ENTRY_COLUMNS = {"department_id": lists.DEPARTMENTS, "job_id": lists.JOBS}
 
+# The IDs and e-mails of this many batches before the one being prepared are
+# looked at besides Valkey: the reader runs ahead of the commits (and so of
+# the Valkey writes after them) by up to the queue's depth plus the batch
+# being written.
+PREFETCH_DEPTH = 2
+RECENT_BATCHES = PREFETCH_DEPTH + 2
+
 STAGING_DDL = """
 CREATE TEMP TABLE IF NOT EXISTS import_staging (
     row_number bigint, employee_id text, first_name text, last_name text, email text, phone text,
     department_id integer, job_id integer, employment_type text, location text, hire_date date,
-    status text, termination_date date, changes jsonb
+    status text, termination_date date
 )"""
 
+_COLUMN_LIST = sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
 INSERT_SQL = sql.SQL("""
-WITH inserted AS (
-    INSERT INTO employees ({columns}, import_id, import_row)
-    SELECT {columns}, %(import_id)s, row_number FROM import_staging ORDER BY row_number
-    ON CONFLICT DO NOTHING
-    RETURNING id, employee_id, email, import_row
-), audited AS (
-    INSERT INTO audit_log (actor_id, actor_name, employee_pk, employee_id, action, source, import_id, changes)
-    SELECT %(actor_id)s, %(actor_name)s, i.id, i.employee_id, 'create', 'import', %(import_id)s, s.changes
-    FROM inserted i JOIN import_staging s ON s.row_number = i.import_row
-)
-SELECT import_row, employee_id, email FROM inserted
-""").format(columns=sql.SQL(", ").join(map(sql.Identifier, COLUMNS)))
+INSERT INTO employees ({columns}, import_id, import_row)
+SELECT {columns}, %(import_id)s, row_number FROM import_staging ORDER BY row_number
+ON CONFLICT DO NOTHING
+RETURNING import_row, employee_id, email
+""").format(columns=_COLUMN_LIST)
+STAGING_COPY_SQL = sql.SQL("COPY import_staging (row_number, {columns}) FROM STDIN").format(columns=_COLUMN_LIST)
+DIRECT_COPY_SQL = sql.SQL("COPY employees ({columns}, import_id, import_row) FROM STDIN").format(columns=_COLUMN_LIST)
 
 @dataclass
 class Settings:
@@ -73,6 +89,7 @@ class Settings:
     actor_id: int | None
     actor_name: str | None
     resume_row: int = 0
+    filename: str = ""
     on_existing: str = "skip"  # or "update": a row whose ID exists updates that record (admins)
 
 
@@ -106,9 +123,12 @@ class Rejection:
 class Batch:
     rows: list[tuple[int, list[str], str | None]]  # record number, cells, a problem reading it
     last_row: int
-    valid: list[tuple[int, dict, str, list[str]]] = field(default_factory=list)  # number, values, audit JSON, cells
+    valid: list[tuple[int, dict, list[str]]] = field(default_factory=list)  # number, values, cells
     rejections: list[Rejection] = field(default_factory=list)
-    flagged: set[int] = field(default_factory=set)  # row numbers whose ID or e-mail Valkey knows
+    # Row numbers whose ID or e-mail Valkey knows, or a batch before this
+    # one holds: explained from PostgreSQL before the rest is written.
+    flagged: set[int] = field(default_factory=set)
+    vouched: bool = False  # Valkey answered, with its sets ready: the unflagged rows are new
 
 
 class ImportRunner:
@@ -129,19 +149,29 @@ class ImportRunner:
         # Each list's codes met so far: lower-cased code -> (id, name). Entries
         # that existed before the import: a rollback never undoes them.
         self.entry_codes: dict[str, dict[str, tuple[int, str]]] = {kind.table: {} for kind in lists.KINDS}
+        # Whether the file gives any list entry by its code (most files do not).
+        self.codes = any(target in CODE_TARGETS for target in settings.mapping)
         self.store = get_store()
         self.counts = counts or Counts()
         self.last_row = settings.resume_row
-        self.remembered: list[dict] = []
+        self.remembered: list[tuple[str, str | None]] = []  # (ID, e-mail) of the rows stored in this batch
         self.forgotten: list[dict] = []  # e-mails an update released
+        # The IDs and e-mails of the last batches prepared (reader thread).
+        self.recent: deque[set[str]] = deque(maxlen=RECENT_BATCHES)
+        # Whether the import's own audit entry is written: with its first
+        # stored rows (a rerun after committed rows finds it there).
+        self.announced = self.counts.inserted > 0
+        self.direct_copies = self.staged_batches = 0  # how the batches went in (for logs and the bench)
 
     def run(self) -> Counts:
         self.conn.execute(STAGING_DDL)
         # Reading and validating (pure Python) run a batch ahead in a thread,
         # while this thread waits for PostgreSQL, which releases the GIL:
         # on two cores the import's Python and SQL then overlap.
-        for batch in prefetched(self._validated_batches(), depth=2):
+        for batch in prefetched(self._validated_batches(), depth=PREFETCH_DEPTH):
             self._run_batch(batch)
+        log.info("import %s: %d batches copied straight in, %d through the staging table",
+                 self.settings.import_id, self.direct_copies, self.staged_batches)
         return self.counts
 
     def _validated_batches(self):
@@ -156,10 +186,22 @@ class ImportRunner:
 
     def _prepare(self, batch: Batch) -> Batch:
         """The reader thread's part: validate, then ask Valkey about the
-        batch's IDs and e-mails (a repeat of a batch not yet committed is
-        caught by ON CONFLICT instead, and explained the same way)."""
+        batch's IDs and e-mails, and flag the rows that repeat one of the
+        last batches (not committed yet, or committed but not yet in
+        Valkey): those are explained from PostgreSQL, after those batches."""
         self._validate(batch)
-        batch.flagged = self._flagged_by_valkey(batch.valid)
+        ids = [values["employee_id"] for _, values, _ in batch.valid]
+        emails = [values["email"] for _, values, _ in batch.valid]
+        batch.flagged, batch.vouched = self._flagged_by_valkey(batch.valid, ids, emails)
+        keys = set(ids)
+        keys.update(email for email in emails if email)
+        repeated: set[str] = set()  # (an ID never holds "@": one set holds both kinds)
+        for earlier in self.recent:
+            repeated |= keys & earlier
+        if repeated:
+            batch.flagged.update(row[0] for row, employee_id, email in zip(batch.valid, ids, emails)
+                                 if employee_id in repeated or (email and email in repeated))
+        self.recent.append(keys)
         return batch
 
     def _data_rows(self):
@@ -168,8 +210,12 @@ class ImportRunner:
         records = read_records(self.settings.path, self.settings.file_format)
         if self.settings.has_header:
             next(records, None)
+        resume_row = self.settings.resume_row
+        if not resume_row:
+            yield from records
+            return
         for record in records:
-            if record[0] > self.settings.resume_row:
+            if record[0] > resume_row:
                 yield record
 
     def _run_batch(self, batch: Batch) -> None:
@@ -177,6 +223,7 @@ class ImportRunner:
         # Each batch runs in a savepoint, so that a retry (or, in the modes
         # that keep one transaction, any failure of this batch) undoes this
         # batch alone, never the batches before it.
+        announced = self.announced
         for attempt in range(5):
             self.conn.execute("SAVEPOINT batch")
             try:
@@ -189,6 +236,7 @@ class ImportRunner:
                 self.conn.execute("RELEASE SAVEPOINT batch")
                 self._forget_entries()
                 self.remembered, self.forgotten = [], []
+                self.announced = announced
                 log.warning("import %s: deadlock, retrying batch ending at row %s",
                             self.settings.import_id, batch.last_row)
                 time.sleep(0.1 * (attempt + 1))
@@ -198,7 +246,7 @@ class ImportRunner:
         self.last_row = batch.last_row
         if self.commits:
             duplicate_guard.forget_values(self.forgotten)
-            duplicate_guard.remember_values(self.remembered)
+            duplicate_guard.remember_keys([k[0] for k in self.remembered], [k[1] for k in self.remembered if k[1]])
         else:
             save_progress(self.side_conn, self.settings.import_id, self.counts, 0)
         self.remembered, self.forgotten = [], []
@@ -242,9 +290,7 @@ class ImportRunner:
             seen_ids[employee_id] = number
             if email:
                 seen_emails[email] = number
-            # The audit entry's JSON is built here, in the validation thread,
-            # so that it overlaps PostgreSQL's work instead of adding to it.
-            batch.valid.append((number, values, _created_changes(values), cells))
+            batch.valid.append((number, values, cells))
         return batch
 
     # --- 2. write: Valkey filter, COPY, INSERT ... ON CONFLICT ---------------
@@ -261,7 +307,15 @@ class ImportRunner:
             rejected = {r.row_number for r in rejections}
             to_stage += [row for row in batch.valid if row[0] in flagged and row[0] not in rejected]
 
-        inserted_rows, refused = self._insert_isolating(to_stage) if to_stage else (set(), [])
+        inserted_rows, refused = set(), []
+        if to_stage:
+            copied = self._copy_direct(to_stage) if batch.vouched else None
+            if copied is not None:
+                inserted_rows = copied
+                self.direct_copies += 1
+            else:
+                inserted_rows, refused = self._insert_isolating(to_stage)
+                self.staged_batches += 1
         rejections += refused
         refused_rows = {r.row_number for r in refused}
         conflicts = [row for row in to_stage if row[0] not in inserted_rows and row[0] not in refused_rows]
@@ -280,6 +334,8 @@ class ImportRunner:
                         invalid=sum(1 for r in rejections if r.kind == "invalid"))
         assert counts.inserted + counts.updated + counts.duplicates + counts.invalid == counts.rows_read, \
             "a row went missing"
+        if counts.inserted and not self.announced:
+            self._announce()
         self._store_rejections(rejections)
         if self.commits:
             total = Counts(**vars(self.counts))
@@ -290,12 +346,13 @@ class ImportRunner:
             self.conn.execute("RELEASE SAVEPOINT batch")
         return counts
 
-    def _flagged_by_valkey(self, rows) -> set[int]:
-        """Row numbers whose ID or e-mail Valkey says is taken: one round trip."""
+    def _flagged_by_valkey(self, rows, ids: list[str], emails: list[str | None]) -> tuple[set[int], bool]:
+        """Row numbers whose ID or e-mail Valkey says is taken, and whether
+        Valkey vouches for the others (it answered, its sets ready): one
+        round trip."""
         if not rows:
-            return set()
-        ids = [row[1]["employee_id"] for row in rows]
-        emails = [row[1]["email"] or "" for row in rows]
+            return set(), False
+        emails = [email or "" for email in emails]
 
         def ask(client):
             pipe = client.pipeline(transaction=False)
@@ -306,11 +363,68 @@ class ImportRunner:
         try:
             ready, id_hits, email_hits = self.store.run(ask)  # runs in the reader thread: no app context
         except ValkeyUnavailable:
-            return set()
+            return set(), False
         if not ready:  # the sets are being rebuilt: PostgreSQL alone decides
-            return set()
+            return set(), False
         return {row[0] for row, id_hit, email_hit in zip(rows, id_hits, email_hits)
-                if id_hit or (email_hit and row[1]["email"])}
+                if id_hit or (email_hit and row[1]["email"])}, True
+
+    def _copy_direct(self, rows) -> set[int] | None:
+        """COPY the rows straight into employees: the row numbers stored, or
+        None (nothing stored) if PostgreSQL refused the COPY: a row someone
+        stored since Valkey answered, or a value a constraint refuses. The
+        caller then takes the staging table's way, which finds them."""
+        self._resolve_entries(rows)
+        data = self._copy_text(rows)
+        self.conn.execute("SAVEPOINT direct")
+        try:
+            with self.conn.cursor().copy(DIRECT_COPY_SQL) as copy:
+                copy.write(data)
+        except db_errors.ROW_ERRORS as exc:
+            self.conn.execute("ROLLBACK TO SAVEPOINT direct")
+            self.conn.execute("RELEASE SAVEPOINT direct")
+            log.info("import %s: the batch ending at row %s goes through the staging table (%s)",
+                     self.settings.import_id, rows[-1][0], db_errors.describe(exc))
+            return None
+        self.conn.execute("RELEASE SAVEPOINT direct")
+        self.remembered += [(values["employee_id"], values["email"]) for _, values, _ in rows]
+        return {row[0] for row in rows}
+
+    def _copy_text(self, rows) -> str:
+        """The rows in COPY's text format, for DIRECT_COPY_SQL: built with a
+        join per row (psycopg's write_row costs several times more per row,
+        and this is the main thread's share of the import's Python). A row
+        with a backslash, tab or line break in a value is escaped value by
+        value."""
+        import_id = self.settings.import_id
+        lines = []
+        for number, values, _ in rows:
+            fields = self._row_values(values)
+            line = "\t".join([_NULL if f is None else f if type(f) is str else str(f) for f in fields])
+            # Only the NULLs' backslashes, and no tab but the separators.
+            if line.count("\\") != fields.count(None) or line.count("\t") != _LAST_FIELD \
+                    or "\n" in line or "\r" in line:
+                line = "\t".join([_NULL if f is None else _escaped(str(f)) for f in fields])
+            lines.append(f"{line}\t{import_id}\t{number}\n")
+        return "".join(lines)
+
+    def _row_values(self, values: dict) -> tuple:
+        """A row's values in COLUMNS order, its list entries by id."""
+        return (values["employee_id"], values["first_name"], values["last_name"], values["email"], values["phone"],
+                self._entry_id(lists.DEPARTMENTS, values), self._entry_id(lists.JOBS, values),
+                values["employment_type"], values["location"], values["hire_date"], values["status"],
+                values["termination_date"])
+
+    def _announce(self) -> None:
+        """The import's own audit entry (who, when, which file), in the
+        transaction of its first stored rows: the records it creates carry
+        import_id and import_row instead of an entry each."""
+        self.conn.execute(
+            "INSERT INTO audit_log (actor_id, actor_name, subject, action, source, import_id, changes)"
+            " VALUES (%s, %s, 'import', 'create', 'import', %s, %s)",
+            (self.settings.actor_id, self.settings.actor_name, self.settings.import_id,
+             json.dumps({"file": [None, self.settings.filename]} if self.settings.filename else {})))
+        self.announced = True
 
     def _insert_isolating(self, rows) -> tuple[set[int], list[Rejection]]:
         """Insert rows: (row numbers stored, rejections). A row PostgreSQL
@@ -329,31 +443,25 @@ class ImportRunner:
                 first, first_refused = self._insert_isolating(rows[:half])
                 second, second_refused = self._insert_isolating(rows[half:])
                 return first | second, first_refused + second_refused
-            number, _, _, cells = rows[0]
+            number, _, cells = rows[0]
             kind, field_name, reason = db_errors.row_refusal(exc)
             log.warning("import %s: row %s refused by PostgreSQL: %s", self.settings.import_id, number,
                         db_errors.describe(exc))
             return set(), [Rejection(number, kind, field_name, reason, cells)]
         self.conn.execute("RELEASE SAVEPOINT rows")
-        self.remembered += [{"employee_id": employee_id, "email": email} for _, employee_id, email in returned]
+        self.remembered += [(employee_id, email) for _, employee_id, email in returned]
         return {row_number for row_number, _, _ in returned}, []
 
     def _insert(self, rows) -> list[tuple[int, str, str | None]]:
         """COPY the rows into the staging table, INSERT ... ON CONFLICT DO
-        NOTHING with their audit entries: the (row, ID, e-mail) stored."""
+        NOTHING: the (row, ID, e-mail) stored."""
         self._resolve_entries(rows)
         cur = self.conn.cursor()
         cur.execute("TRUNCATE import_staging")
-        with cur.copy(sql.SQL("COPY import_staging (row_number, {columns}, changes) FROM STDIN").format(
-                columns=sql.SQL(", ").join(map(sql.Identifier, COLUMNS)))) as copy:
-            for number, values, changes, _ in rows:
-                copy.write_row((number, values["employee_id"], values["first_name"], values["last_name"],
-                                values["email"], values["phone"], self._entry_id(lists.DEPARTMENTS, values),
-                                self._entry_id(lists.JOBS, values), values["employment_type"], values["location"],
-                                values["hire_date"], values["status"], values["termination_date"], changes))
-        return cur.execute(INSERT_SQL, {"import_id": self.settings.import_id,
-                                        "actor_id": self.settings.actor_id,
-                                        "actor_name": self.settings.actor_name}).fetchall()
+        with cur.copy(STAGING_COPY_SQL) as copy:
+            for number, values, _ in rows:
+                copy.write_row((number,) + self._row_values(values))
+        return cur.execute(INSERT_SQL, {"import_id": self.settings.import_id}).fetchall()
 
     def _resolve_entries(self, rows) -> None:
         """The ids of the departments and jobs the rows name (and do not give
@@ -361,7 +469,11 @@ class ImportRunner:
         ON CONFLICT)."""
         for kind in lists.KINDS:
             known = self.entry_ids[kind.table]
-            names = {row[1][kind.field] for row in rows if row[1][kind.field] and not row[1].get(kind.code_field)}
+            if self.codes:
+                names = {row[1][kind.field] for row in rows if row[1][kind.field] and not row[1].get(kind.code_field)}
+            else:
+                names = {row[1][kind.field] for row in rows}
+                names -= {None, ""}
             missing = sorted({name for name in names if name.lower() not in known}, key=str.lower)
             if not missing:
                 continue
@@ -374,7 +486,7 @@ class ImportRunner:
                 known[name.lower()] = entry_id
 
     def _entry_id(self, kind: lists.ListKind, values: dict) -> int | None:
-        if code := values.get(kind.code_field):
+        if self.codes and (code := values.get(kind.code_field)):
             return self.entry_codes[kind.table][code.lower()][0]
         name = values[kind.field]
         return self.entry_ids[kind.table].get(name.lower()) if name else None
@@ -386,9 +498,11 @@ class ImportRunner:
         code not in the list makes the row invalid, and so does a row that
         also names another entry: a code and a name that disagree may mean
         either, and the row is not guessed at."""
+        if not self.codes:
+            return
         for kind in lists.KINDS:
             known = self.entry_codes[kind.table]
-            missing = list({code.lower() for _, values, _, _ in batch.valid
+            missing = list({code.lower() for _, values, _ in batch.valid
                             if (code := values.get(kind.code_field)) and code.lower() not in known})
             if missing:
                 for entry_id, code, name in self.conn.execute(
@@ -397,7 +511,7 @@ class ImportRunner:
                     known[code.lower()] = (entry_id, name)
         resolved = []
         for row in batch.valid:
-            number, values, changes, cells = row
+            number, values, cells = row
             problems = {}
             for kind in lists.KINDS:
                 if not (code := values.get(kind.code_field)):
@@ -415,8 +529,6 @@ class ImportRunner:
             if problems:
                 batch.rejections.append(Rejection(number, "invalid", next(iter(problems)), " ".join(problems.values()),
                                                   cells))
-            elif any(values.get(target) for target in CODE_TARGETS):
-                resolved.append((number, values, _created_changes(values), cells))
             else:
                 resolved.append(row)
         batch.valid = resolved
@@ -444,7 +556,7 @@ class ImportRunner:
             if email:
                 holders_by_email[email] = holder
         rejections, stale = [], {}
-        for number, values, _, cells in rows:
+        for number, values, cells in rows:
             holder = holders_by_id.get(values["employee_id"]) or holders_by_email.get(values["email"])
             if holder and holder[2] == self.settings.import_id and holder[3] == number:
                 continue  # stored by this import from this very row: not a duplicate of itself
@@ -538,7 +650,7 @@ class ImportRunner:
              self.settings.import_id, json.dumps(changes)))
         if "email" in changes:
             self.forgotten.append({"employee_id": None, "email": old_email})
-            self.remembered.append({"employee_id": values["employee_id"], "email": values["email"]})
+            self.remembered.append((values["employee_id"], values["email"]))
         return None
 
     def _store_rejections(self, rejections: list[Rejection]) -> None:
@@ -550,6 +662,15 @@ class ImportRunner:
             for r in rejections:
                 copy.write_row((self.settings.import_id, r.row_number, r.kind, r.field, storable(r.error),
                                 [storable(cell) for cell in bounded(r.cells)]))
+
+
+_NULL = "\\N"  # COPY's text format: NULL
+_LAST_FIELD = len(COLUMNS) - 1  # tabs between a row's values
+
+
+def _escaped(text: str) -> str:
+    """A value in COPY's text format (dates and numbers print as COPY reads them)."""
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
 def bounded(cells: list[str]) -> list[str]:
@@ -608,11 +729,6 @@ def prefetched(items, depth: int):
 
 def _as_json(values: dict) -> dict:
     return {name: audit.json_value(values.get(name)) for name in audit.AUDITED_FIELDS}
-
-
-def _created_changes(values: dict) -> str:
-    """The audit entry's changes for a created record, as the form writes them."""
-    return json.dumps(audit.creation_changes(_as_json(values)))
 
 
 def save_progress(conn: psycopg.Connection, import_id: int, counts: Counts, last_row: int) -> None:
