@@ -81,7 +81,7 @@ SELECT grain, period, department_id, status, hires, leavers, undated_leavers FRO
           FROM ({changed}) c WHERE c.hire_date IS NOT NULL
           UNION ALL
           SELECT c.termination_date, coalesce(c.department_id, 0), c.status, 0, c.sign, 0
-          FROM ({changed}) c WHERE c.termination_date IS NOT NULL) e
+          FROM ({changed}) c WHERE c.termination_date IS NOT NULL AND c.hire_date IS NOT NULL) e
     CROSS JOIN (VALUES ('year'), ('month'), ('day')) AS g(grain)
     GROUP BY 1, 2, 3, 4) s
 WHERE (hires, leavers, undated_leavers) <> (0, 0, 0)
@@ -152,6 +152,9 @@ BEGIN
     END IF;
     PERFORM pg_advisory_xact_lock(7004, 1);
     {merged_in(f"SELECT 1 AS sign, {CHANGED_COLUMNS} FROM employees WHERE import_id = loaded_import AND import_row > after")};
+    -- The figures the web processes keep are now stale: the next report
+    -- request merges this row away and bumps the generation.
+    INSERT INTO report_changes DEFAULT VALUES;
     RETURN true;
 END $fn$"""
 
