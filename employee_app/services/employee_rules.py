@@ -284,8 +284,10 @@ def _fast_paths(rule: FieldRule) -> list[tuple[str, str]]:
     if rule.name == "employee_id":
         # [A-Za-z0-9][A-Za-z0-9._-]* within the limit: employee_id_text keeps
         # it (ASCII, every character in ID_CHARACTERS) but for upper(), which
-        # keeps its length, and the result matches EMPLOYEE_ID_RE.
-        return [("PLAIN_ID(v)", "v.upper()")]
+        # keeps its length, and the result matches EMPLOYEE_ID_RE. First
+        # the commonest case of it, ASCII letters and digits alone, which
+        # two string methods tell faster than the pattern.
+        return [(f"v.isascii() and v.isalnum() and len(v) <= {limit}", "v.upper()"), ("PLAIN_ID(v)", "v.upper()")]
     if rule.name == "email":
         # Plain and an e-mail: lower_identifier lower-cases it, which changes
         # no '@', '.' or whitespace, so EMAIL_RE says the same of the result.
