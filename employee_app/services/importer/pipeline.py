@@ -273,7 +273,8 @@ class ImportRunner:
                 batch.rejections.append(Rejection(number, "invalid", next(iter(fields)),
                                                   " ".join(fields.values()), cells))
                 continue
-            values.update({target: raw.get(target) for target in CODE_TARGETS})
+            if self.codes:
+                values.update({target: raw.get(target) for target in CODE_TARGETS})
             employee_id, email = values["employee_id"], values["email"]
             if employee_id in seen_ids:
                 batch.rejections.append(Rejection(
@@ -374,8 +375,10 @@ class ImportRunner:
         None (nothing stored) if PostgreSQL refused the COPY: a row someone
         stored since Valkey answered, or a value a constraint refuses. The
         caller then takes the staging table's way, which finds them."""
-        self._resolve_entries(rows)
-        data = self._copy_text(rows)
+        data = None if self.codes else self._copy_text(rows)
+        if data is None:  # a list entry not met before (or codes): look them up, add the new ones
+            self._resolve_entries(rows)
+            data = self._copy_text(rows, resolved=True)
         self.conn.execute("SAVEPOINT direct")
         try:
             with self.conn.cursor().copy(DIRECT_COPY_SQL) as copy:
@@ -390,16 +393,21 @@ class ImportRunner:
         self.remembered += [(values["employee_id"], values["email"]) for _, values, _ in rows]
         return {row[0] for row in rows}
 
-    def _copy_text(self, rows) -> str:
+    def _copy_text(self, rows, resolved: bool = False) -> str | None:
         """The rows in COPY's text format, for DIRECT_COPY_SQL: built with a
         join per row (psycopg's write_row costs several times more per row,
         and this is the main thread's share of the import's Python). A row
         with a backslash, tab or line break in a value is escaped value by
-        value."""
+        value. Unless resolved, None if a row names a department or job not
+        met before (_resolve_entries first, then)."""
         import_id = self.settings.import_id
+        row_values = self._row_values if self.codes else self._named_row_values()
         lines = []
         for number, values, _ in rows:
-            fields = self._row_values(values)
+            fields = row_values(values)
+            if not resolved and ((fields[5] is None and values["department"])
+                                 or (fields[6] is None and values["job_title"])):
+                return None
             line = "\t".join([_NULL if f is None else f if type(f) is str else str(f) for f in fields])
             # Only the NULLs' backslashes, and no tab but the separators.
             if line.count("\\") != fields.count(None) or line.count("\t") != _LAST_FIELD \
@@ -407,6 +415,19 @@ class ImportRunner:
                 line = "\t".join([_NULL if f is None else _escaped(str(f)) for f in fields])
             lines.append(f"{line}\t{import_id}\t{number}\n")
         return "".join(lines)
+
+    def _named_row_values(self):
+        """_row_values for files that give no code (the common case), its
+        lookups inlined."""
+        departments, jobs = self.entry_ids[lists.DEPARTMENTS.table], self.entry_ids[lists.JOBS.table]
+
+        def row_values(v: dict) -> tuple:
+            department, job = v["department"], v["job_title"]
+            return (v["employee_id"], v["first_name"], v["last_name"], v["email"], v["phone"],
+                    departments.get(department.lower()) if department else None,
+                    jobs.get(job.lower()) if job else None, v["employment_type"], v["location"],
+                    v["hire_date"], v["status"], v["termination_date"])
+        return row_values
 
     def _row_values(self, values: dict) -> tuple:
         """A row's values in COLUMNS order, its list entries by id."""
