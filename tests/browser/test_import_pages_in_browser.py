@@ -6,7 +6,7 @@ import io
 import re
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout, expect
 
 from ..helpers import PASSWORD
 from ..imports.conftest import start_worker, worker  # noqa: F401 (fixtures)
@@ -141,7 +141,13 @@ def test_the_mapping_of_a_35_column_file_without_a_header(page, make_user, worke
     rows = page.locator("table.mapping-columns tbody tr")
     expect(rows).to_have_count(35)
     expect(rows.nth(34)).to_contain_text("Column 35")
-    assert page.evaluate(NO_SIDEWAYS_SCROLL), "the mapping page scrolls sideways at 390 px"
+    # Measured once the page has loaded (its stylesheet and menu script):
+    # a busy machine may lay it out before they apply.
+    page.wait_for_load_state("load")
+    try:
+        page.wait_for_function(NO_SIDEWAYS_SCROLL, timeout=5_000)
+    except PlaywrightTimeout:
+        raise AssertionError("the mapping page scrolls sideways at 390 px") from None
     # The first row is data: shown once, among the values.
     expect(page.get_by_text("M0001", exact=True)).to_have_count(1)
     expect(page.locator(".column-header")).to_have_count(0)
