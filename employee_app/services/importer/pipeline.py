@@ -24,12 +24,14 @@ transaction of its first stored rows, and a record's page derives "created
 by import #N, row R" with its first values from them (services/audit.py).
 An update by an import writes an entry per record with old and new values.
 """
+import gc
 import json
 import logging
 import queue
 import threading
 import time
 from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import psycopg
@@ -168,8 +170,9 @@ class ImportRunner:
         # Reading and validating (pure Python) run a batch ahead in a thread,
         # while this thread waits for PostgreSQL, which releases the GIL:
         # on two cores the import's Python and SQL then overlap.
-        for batch in prefetched(self._validated_batches(), depth=PREFETCH_DEPTH):
-            self._run_batch(batch)
+        with fewer_collections():
+            for batch in prefetched(self._validated_batches(), depth=PREFETCH_DEPTH):
+                self._run_batch(batch)
         log.info("import %s: %d batches copied straight in, %d through the staging table",
                  self.settings.import_id, self.direct_copies, self.staged_batches)
         return self.counts
@@ -709,6 +712,23 @@ def storable(text: str) -> str:
     """Text PostgreSQL can keep whatever a file held: a NUL (which no text
     column accepts) becomes U+FFFD, the mark of a character that was lost."""
     return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
+@contextmanager
+def fewer_collections(threshold: int = 100_000):
+    """Python's cyclic garbage collector runs every 700 new container
+    objects and walks the young ones; the batches in flight hold some
+    200,000 (each row's cells, its values, its tuple), which it walks again
+    and again: a quarter of the reader's CPU (measured: 32 against 24 us per
+    row read, mapped and validated). The rows make no reference cycles (their
+    memory goes back by reference counting), so while an import runs the
+    collector runs every `threshold` new objects instead."""
+    old = gc.get_threshold()
+    gc.set_threshold(threshold, *old[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
 
 
 def prefetched(items, depth: int):
