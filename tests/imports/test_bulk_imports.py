@@ -271,3 +271,45 @@ def test_all_or_nothing_loads_in_bulk_too_and_a_refused_one_leaves_the_table_as_
     assert pg.execute("SELECT count(*) FROM audit_log WHERE import_id = %s", (refused,)).fetchone()[0] == 0
     assert index_definitions(pg) == before and bulk_state(pg) == (0, 0)
     assert_reports_right(hr, pg)
+
+
+def test_without_valkey_s_word_a_bulk_import_takes_the_staging_table_and_a_dry_run_never_loads_in_bulk(
+        login, pg, sales, valkey, start_worker):
+    before = index_definitions(pg)
+    worker = start_worker(**BULK)
+    hr = login("hr")
+    dry = import_id_of(upload(hr, people(6_000), "dry.csv", mode="dry_run"))
+    assert wait_for_import(pg, dry)["status"] == "checked"
+    assert "in bulk" not in worker.output()  # nothing is written: the indexes stay
+    # Valkey's sets not ready (being rebuilt, say): it vouches for no batch.
+    valkey.delete("employees:index:ready")
+    import_id = import_id_of(upload(hr, people(6_000)))
+    assert counts_match_the_table(pg, import_id, 6_000)["inserted"] == 6_000
+    assert f"import {import_id}: loading about" in worker.output()
+    assert re.search(rf"import {import_id}: 0 batches copied straight in, 2 through the staging table",
+                     worker.output())
+    assert index_definitions(pg) == before and bulk_state(pg) == (0, 0)
+    assert_reports_right(hr, pg)
+
+
+def test_a_bulk_import_that_updates_records_keeps_an_entry_per_update_and_the_reports_right(login, pg, sales,
+                                                                                              start_worker):
+    before = index_definitions(pg)
+    start_worker(**BULK)
+    admin = login("admin")
+    first = import_id_of(upload(admin, people(3_000)))
+    assert counts_match_the_table(pg, first, 3_000)["inserted"] == 3_000
+    # Rows 2,001 to 3,000 again, moved to Legal and hired in 2001, and 3,000 new ones.
+    rows = people(4_000, start=2_001).decode().splitlines()
+    moved = [rows[0]] + [line.replace(",Sales,", ",Legal,").rsplit(",", 2)[0] + ",2001-01-01,active"
+                         if int(line.split(",")[0][1:]) <= 3_000 else line for line in rows[1:]]
+    second = import_id_of(upload(admin, ("\n".join(moved) + "\n").encode(), "again.csv", on_existing="update"))
+    result = wait_for_import(pg, second)
+    assert (result["status"], result["inserted"], result["updated"]) == ("done", 3_000, 1_000)
+    updates = pg.execute("SELECT count(*), min(changes->'department'->>1), min(changes->'hire_date'->>1)"
+                         " FROM audit_log WHERE import_id = %s AND action = 'update'", (second,)).fetchone()
+    assert updates == (1_000, "Legal", "2001-01-01")
+    assert pg.execute("SELECT count(*) FROM employees e JOIN departments d ON d.id = e.department_id"
+                      " WHERE d.name = 'Legal'").fetchone()[0] == 1_000
+    assert index_definitions(pg) == before and bulk_state(pg) == (0, 0)
+    assert_reports_right(admin, pg)
