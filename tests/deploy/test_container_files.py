@@ -64,7 +64,7 @@ def test_app_waits_for_healthy_postgres_and_valkey(compose):
 def test_every_service_has_a_healthcheck(compose):
     for name, service in compose["services"].items():
         assert service.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
-    assert "/healthz" in " ".join(compose["services"]["app"]["healthcheck"]["test"])
+    assert "/readyz" in " ".join(compose["services"]["app"]["healthcheck"]["test"])
 
 
 def test_data_lives_on_declared_named_volumes(compose):

@@ -209,7 +209,7 @@ def test_with_valkey_stopped_adding_and_refusing_work_and_health_degrades(login,
     assert hr.submit("/employees/new", employee("E1")).status_code == 303
     valkey_server.stop()
     try:
-        health = hr.get("/healthz")
+        health = hr.get("/readyz")
         assert health.status_code == 200 and health.json()["status"] == "degraded"
         assert hr.submit("/employees/new", employee("E2")).status_code == 303
         assert hr.submit("/employees/new", employee("e2")).status_code == 409
@@ -219,7 +219,7 @@ def test_with_valkey_stopped_adding_and_refusing_work_and_health_degrades(login,
     finally:
         valkey_server.start()
     assert count_rows(pg) == 2
-    wait_for(lambda: hr.get("/healthz").json()["status"] == "ok")
+    wait_for(lambda: hr.get("/readyz").json()["status"] == "ok")
     # E2 was added while Valkey was down: the app notices and rebuilds the index.
     assert hr.submit("/employees/new", employee("E3")).status_code == 303
     import valkey as valkey_lib

@@ -1,4 +1,4 @@
-"""The as-you-type ID check, /healthz, login and logout, security headers."""
+"""The as-you-type ID check, /healthz and /readyz, login and logout, security headers."""
 from employee_app.services.duplicate_guard import IDS_KEY
 
 from ..helpers import PASSWORD, HttpClient, csrf_token, employee
@@ -29,10 +29,12 @@ def test_check_id_escapes_what_was_typed(login):
     assert "<script>" not in response.text and "&lt;SCRIPT&gt;" in response.text
 
 
-def test_healthz_reports_ok_as_json(live_server):
-    response = HttpClient(live_server).get("/healthz")
-    assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "valkey": "ok"}
+def test_healthz_and_readyz_report_ok_as_json(live_server):
+    alive = HttpClient(live_server).get("/healthz")
+    assert alive.status_code == 200 and alive.json() == {"status": "ok"}
+    ready = HttpClient(live_server).get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ok", "database": "ok", "migrations": "ok", "valkey": "ok"}
 
 
 def test_login_wrong_password_and_logout(live_server, make_user):
