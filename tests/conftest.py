@@ -33,14 +33,22 @@ SECRET_KEY = "test-secret-key-not-for-production"
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory):
+def postgres_server(tmp_path_factory):
+    """The embedded PostgreSQL, or None when TEST_DATABASE_URL names a server."""
     if os.environ.get("TEST_DATABASE_URL"):
-        yield os.environ["TEST_DATABASE_URL"]
+        yield None
         return
     postgres = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data").start()
     postgres.tune_for_tests()
-    yield postgres.ensure_database("employee_app_test")
+    yield postgres
     postgres.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres_server):
+    if postgres_server is None:
+        return os.environ["TEST_DATABASE_URL"]
+    return postgres_server.ensure_database("employee_app_test")
 
 
 @pytest.fixture(scope="session")
@@ -162,6 +170,25 @@ def pg(database_url):
     """A plain psycopg connection, for checking what is really stored."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture
+def postgres_outage(postgres_server):
+    """postgres_outage(): a context manager inside which the suite's
+    PostgreSQL is stopped (a fast shutdown, as an outage or a restart). It
+    always starts again, same data, same address, so the tests after this
+    one are unaffected whatever happens inside."""
+    if postgres_server is None:
+        pytest.skip("TEST_DATABASE_URL names a server this suite cannot stop and start")
+
+    @contextmanager
+    def outage():
+        postgres_server.halt()
+        try:
+            yield
+        finally:
+            postgres_server.resume()
+    return outage
 
 
 @pytest.fixture
