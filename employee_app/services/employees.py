@@ -18,11 +18,13 @@ from . import audit, db_errors, duplicate_guard, lists, short_cache
 from .employee_rules import EMPLOYEE_ID_RE, clean_employee, normalize_email, normalize_employee_id
 from .errors import DuplicateError, InvalidInput, ServiceError
 from .pagination import BIGINT_MAX, BIGINT_MIN, INTEGER_MAX, INTEGER_MIN, Cursor, decode_cursor, encode_cursor
+from .retry import retry_transient
 
 STORED_FIELDS = ("employee_id", "first_name", "last_name", "email", "phone",
                  "employment_type", "location", "hire_date", "status", "termination_date")
 
 
+@retry_transient
 def create_employee(raw: dict, *, actor: User | None = None, source: str = "form") -> Employee:
     """Validate, refuse a duplicate before writing, insert with its audit
     entry, then index in Valkey.
@@ -75,6 +77,7 @@ def _with_taken_values(raw: dict, error: InvalidInput) -> InvalidInput:
     return error
 
 
+@retry_transient
 def get_employee(employee_id: str) -> Employee | None:
     employee_id = normalize_employee_id(employee_id)
     if not _possible_id(employee_id):
@@ -160,6 +163,7 @@ def _with_mark(*conditions) -> tuple[Employee, int] | None:
     return (row[0], row[1]) if row else None
 
 
+@retry_transient
 def get_for_edit(employee_id: str) -> tuple[Employee, int] | None:
     """The employee to show on an edit or delete page, with the audit mark
     the page carries (see load_conflict)."""
@@ -181,6 +185,7 @@ def load_conflict(pk: int, seen: int | None) -> Conflict:
     return Conflict(pk, employee, current, audit.state_before(current, since), since, mark)
 
 
+@retry_transient
 def update_employee(pk: int, raw: dict, *, expected_version: int, seen: int | None = None,
                     actor: User | None = None, source: str = "edit") -> tuple[Employee, dict]:
     """Save an edited record if it is still at the version the person opened.
@@ -237,6 +242,7 @@ def update_employee(pk: int, raw: dict, *, expected_version: int, seen: int | No
     return employee, changes
 
 
+@retry_transient
 def delete_employee(pk: int, *, expected_version: int, seen: int | None = None,
                     actor: User | None = None) -> dict:
     """Delete the record if it is still at the version the confirmation page
@@ -462,6 +468,7 @@ def _filters(query: EmployeeQuery) -> list:
     return conditions
 
 
+@retry_transient
 def search_employees(query: EmployeeQuery) -> EmployeePage:
     columns = query.sort_key
     conditions = _filters(query)

@@ -23,6 +23,7 @@ from ..models import ROLES, User, UserSession
 from . import login_throttle, session_cache, text_rules
 from .errors import InvalidInput, ServiceError
 from .login_throttle import LoginLocked  # noqa: F401  (re-exported for the views)
+from .retry import retry_transient
 
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256  # a bound on the work one login asks of the KDF
@@ -196,6 +197,7 @@ class SessionUser(UserMixin):
         return f"<SessionUser {self.username} ({self.role})>"
 
 
+@retry_transient
 def load_session_user(user_id: str, token) -> SessionUser | None:
     """The account of the login session with this token (from the session
     cookie), or None when the session is over: logged out or ended (no row),
