@@ -120,7 +120,31 @@ def import_csv_command(path: str, mode: str, username: str | None) -> None:
         click.echo(f"The rejected rows, with the reasons: /imports/{job.id}/rejected.csv")
 
 
+def _retention(ctx, param, value: str):
+    from .services.importer.retention import BadRetention, parse_retention
+
+    try:
+        return parse_retention(value)
+    except BadRetention as error:
+        raise click.BadParameter(str(error)) from None
+
+
+@click.command("prune-uploads")
+@click.option("--older-than", "retention", required=True, callback=_retention, metavar="AGE",
+              help="How long a finished import keeps its file: 12h, 30d, 2w ...")
+def prune_uploads_command(retention) -> None:
+    """Delete the uploaded files of finished imports older than AGE; their
+    counts, rejected rows and history stay."""
+    from .services.importer.retention import prune_uploads
+
+    pruned = prune_uploads(retention)
+    click.echo(f"Deleted the uploaded files of {pruned.imports} finished imports "
+               f"({pruned.files} files, {reports.size_text(pruned.bytes)}).")
+    if pruned.failed:
+        raise click.ClickException(f"{pruned.failed} files could not be deleted: see the log.")
+
+
 def register_commands(app: Flask) -> None:
     for command in (create_user_command, set_password_command, rebuild_index_command, worker_command,
-                    import_csv_command):
+                    import_csv_command, prune_uploads_command):
         app.cli.add_command(command)

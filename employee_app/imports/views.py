@@ -130,7 +130,11 @@ def progress(import_id: int):
 @can_import
 def retry(import_id: int):
     job = _import_or_404(import_id)
-    if not jobs.rerun(job):  # e.g. a second click: the first one queued it
+    started = job.upload_deleted_at is None and jobs.rerun(job)
+    if job.upload_deleted_at is not None:  # pruned, perhaps while this click was on its way
+        abort(409, f"Import #{job.id} cannot be run again: its uploaded file was deleted (retention). "
+                   "Upload the file again to import it.")
+    if not started:  # e.g. a second click: the first one queued it
         flash("This import is not stopped: it was started again already.", "info")
     return redirect(url_for(".show", import_id=job.id), 303)
 

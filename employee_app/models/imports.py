@@ -57,6 +57,9 @@ class ImportJob(db.Model):
     # lost its worker. Kept in PostgreSQL so that a Valkey flush or restart
     # (which loses the queue's own records) never passes for a dead worker.
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When prune-uploads deleted the uploaded file (retention): the counts and
+    # rejected rows stay, nothing needing the file can start any more.
+    upload_deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         CheckConstraint(f"mode IN {IMPORT_MODES!r}", name="ck_imports_mode"),

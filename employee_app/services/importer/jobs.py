@@ -285,7 +285,8 @@ def start(job: ImportJob, *, from_statuses: tuple[str, ...]) -> bool:
     the reason and can be started again."""
     run_id = f"import-{job.id}-{uuid.uuid4().hex[:12]}"
     claimed = db.session.execute(
-        update(ImportJob).where(ImportJob.id == job.id, ImportJob.status.in_(from_statuses))
+        update(ImportJob).where(ImportJob.id == job.id, ImportJob.status.in_(from_statuses),
+                                ImportJob.upload_deleted_at.is_(None))
         .values(status="queued", job_id=run_id, error=None, heartbeat_at=func.now(), finished_at=None)
         .returning(ImportJob.id)).first()
     db.session.commit()

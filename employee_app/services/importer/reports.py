@@ -64,11 +64,13 @@ class ImportEntry:
     unwritten: str | None  # "1,980 would be added": rows counted but not written
     size: str
     uploaded: str
+    file_deleted: str | None = None  # when prune-uploads deleted the file (retention)
 
 
 def entry(job: ImportJob, username: str | None) -> ImportEntry:
     return ImportEntry(job, username, *status_badge(job), stored=stored_rows(job), unwritten=_unwritten(job),
-                       size=size_text(job.file_size), uploaded=time_text(job.created_at))
+                       size=size_text(job.file_size), uploaded=time_text(job.created_at),
+                       file_deleted=time_text(job.upload_deleted_at) if job.upload_deleted_at else None)
 
 
 def recent_imports(limit: int = 100) -> list[ImportEntry]:
