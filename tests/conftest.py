@@ -114,6 +114,14 @@ def _wait_for_rebuilds(store, timeout: float = 10.0) -> None:
 @pytest.fixture(scope="session")
 def live_server(app, app_env):
     """The app served by gunicorn: 2 processes x 8 threads, like production."""
+    with gunicorn_serving(app_env) as base_url:
+        yield base_url
+
+
+@contextmanager
+def gunicorn_serving(app_env: dict):
+    """The app served by gunicorn with this environment; yields its URL
+    once /healthz answers, and stops it at the end."""
     port = free_port()
     env = dict(os.environ, **app_env)
     process = subprocess.Popen(
@@ -136,9 +144,11 @@ def live_server(app, app_env):
             process.kill()
             raise RuntimeError("gunicorn did not start")
         time.sleep(0.1)
-    yield base_url
-    process.terminate()
-    process.wait(15)
+    try:
+        yield base_url
+    finally:
+        process.terminate()
+        process.wait(15)
 
 
 @pytest.fixture

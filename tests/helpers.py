@@ -52,3 +52,13 @@ def employee(employee_id: str, **fields) -> dict:
     }
     data.update(fields)
     return data
+
+
+def wait_for(condition, timeout: float = 15.0) -> None:
+    """Poll condition() until it holds; fail after timeout seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)

@@ -2,18 +2,9 @@
 every page answers 503 with a page of its own, /readyz says why, /healthz
 stays alive, and the app serves again once PostgreSQL is back, without a
 restart."""
-import time
-
 import psycopg
 
-from ..helpers import PASSWORD, HttpClient, csrf_token, employee
-
-
-def wait_for(condition, timeout: float = 15.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.2)
+from ..helpers import PASSWORD, HttpClient, csrf_token, employee, wait_for
 
 
 def assert_unavailable_page(response) -> None:
