@@ -15,7 +15,7 @@ import time
 
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ProgrammingError, SQLAlchemyError
 
 from .extensions import db
 from .security import public
@@ -57,6 +57,9 @@ def _database_state() -> tuple[str, str]:
             db.session.execute(text("SELECT 1"))
             return "ok", "ok"
         revision = db.session.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except ProgrammingError:  # no alembic_version: a database never migrated
+        db.session.rollback()
+        return "ok", "behind"
     except SQLAlchemyError:
         db.session.rollback()
         return "down", "unknown"
