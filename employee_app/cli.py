@@ -138,8 +138,9 @@ def prune_uploads_command(retention) -> None:
     from .services.importer.retention import prune_uploads
 
     pruned = prune_uploads(retention)
-    click.echo(f"Deleted the uploaded files of {pruned.imports} finished imports "
-               f"({pruned.files} files, {reports.size_text(pruned.bytes)}).")
+    imports = "1 finished import" if pruned.imports == 1 else f"{pruned.imports} finished imports"
+    files = "1 file" if pruned.files == 1 else f"{pruned.files} files"
+    click.echo(f"Deleted the uploaded files of {imports} ({files}, {reports.size_text(pruned.bytes)}).")
     if pruned.failed:
         raise click.ClickException(f"{pruned.failed} files could not be deleted: see the log.")
 

@@ -81,7 +81,7 @@ def test_prune_uploads_deletes_old_finished_files_and_keeps_their_reports(app, a
     assert "was deleted" not in hr.get(f"/imports/{recent}").text
 
     hours = prune(app_env, "12h")  # a shorter retention reaches the recent one too
-    assert hours.returncode == 0 and "of 1 finished imports" in hours.stdout
+    assert hours.returncode == 0 and "of 1 finished import (1 file," in hours.stdout
     assert not os.path.exists(recent_path) and os.path.exists(waiting_path)
 
 
