@@ -39,7 +39,7 @@ def healthz():
 def readyz():
     database, migrations = _database_state()
     valkey = "ok" if get_store().ping() else "down"
-    if database != "ok" or migrations != "ok":
+    if database != "ok" or migrations not in SERVABLE:
         status, code = "not ready", 503
     else:
         status, code = ("ok" if valkey == "ok" else "degraded"), 200
@@ -49,8 +49,14 @@ def readyz():
     return response, code
 
 
+# "ahead": the database was migrated by a newer release than this process
+# runs, as in a rolling upgrade (migrations first, then the code): each
+# migration keeps the previous release working, so this one still serves.
+SERVABLE = ("ok", "ahead")
+
+
 def _database_state() -> tuple[str, str]:
-    """("ok" | "down", "ok" | "behind" | "unknown")."""
+    """("ok" | "down", "ok" | "behind" | "ahead" | "unknown")."""
     at_head = current_app.extensions.setdefault("readiness_at_head", _Recent())
     try:
         if at_head.recently():
@@ -65,10 +71,20 @@ def _database_state() -> tuple[str, str]:
         return "down", "unknown"
     finally:
         db.session.commit()  # end the read-only transaction: the connection goes back to the pool
-    if revision == script_head():
+    scripts = migration_scripts()
+    if revision == scripts.get_current_head():
         at_head.note()
         return "ok", "ok"
-    return "ok", "behind"
+    return "ok", ("behind" if revision is None or _known(scripts, revision) else "ahead")
+
+
+def _known(scripts, revision: str) -> bool:
+    from alembic.util import CommandError
+
+    try:
+        return scripts.get_revision(revision) is not None
+    except CommandError:  # a revision this code does not ship: a newer release's
+        return False
 
 
 class _Recent:
@@ -86,17 +102,22 @@ class _Recent:
         return time.monotonic() < self._until
 
 
-_head: dict[str, str | None] = {}
+_scripts: dict = {}
 
 
-def script_head() -> str | None:
-    """The newest revision among the migration scripts this code ships (read
-    once: the scripts do not change while the process runs)."""
-    if "head" not in _head:
+def migration_scripts():
+    """The migration scripts this code ships (read once: they do not change
+    while the process runs)."""
+    if "scripts" not in _scripts:
         from alembic.config import Config
         from alembic.script import ScriptDirectory
 
         config = Config()
         config.set_main_option("script_location", os.path.join(os.path.dirname(current_app.root_path), "migrations"))
-        _head["head"] = ScriptDirectory.from_config(config).get_current_head()
-    return _head["head"]
+        _scripts["scripts"] = ScriptDirectory.from_config(config)
+    return _scripts["scripts"]
+
+
+def script_head() -> str | None:
+    """The newest revision among the migration scripts."""
+    return migration_scripts().get_current_head()

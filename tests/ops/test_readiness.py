@@ -27,6 +27,20 @@ def test_readyz_is_not_ready_while_migrations_are_behind(app, pg):
     assert client.get("/healthz").json == {"status": "ok"}
 
 
+def test_readyz_serves_on_a_database_a_newer_release_migrated(app, pg):
+    """A rolling upgrade migrates first: the old release keeps serving."""
+    with app.app_context():
+        head = script_head()
+    client = create_app({"TESTING": True}).test_client()
+    pg.execute("UPDATE alembic_version SET version_num = '0099_from_a_newer_release'")
+    try:
+        ahead = client.get("/readyz")
+    finally:
+        pg.execute("UPDATE alembic_version SET version_num = %s", (head,))
+    assert ahead.status_code == 200
+    assert ahead.json == {"status": "ok", "database": "ok", "migrations": "ahead", "valkey": "ok"}
+
+
 def test_readyz_is_not_ready_on_a_database_never_migrated(app, postgres_server, pg):
     if postgres_server is None:
         pytest.skip("TEST_DATABASE_URL names a server where this suite creates no databases")
