@@ -5,7 +5,9 @@
 #   SECRET_KEY       required (the app refuses to start without it)
 #   DATABASE_URL     required: postgres://, postgresql:// or postgresql+psycopg://
 #   DB_WAIT_SECONDS  how long to wait for PostgreSQL to answer (default 60)
-#   SKIP_MIGRATIONS  1 = do not run `flask db upgrade` (e.g. for extra replicas)
+#   SKIP_MIGRATIONS  1 = do not run `flask db upgrade` (workers, extra replicas): wait
+#                    instead, up to DB_WAIT_SECONDS, until another instance has
+#                    brought the schema to this code's migrations
 set -eu
 
 fail() {
@@ -60,7 +62,45 @@ case "$status" in
 esac
 
 if [ "${SKIP_MIGRATIONS:-0}" = "1" ]; then
-    echo "entrypoint: SKIP_MIGRATIONS=1, not applying migrations."
+    # Compose's depends_on (worker after a healthy app) is not enforced by every
+    # engine (podman-compose ignores it with podman < 4.6), and a replica may
+    # start during an upgrade: do not run on a schema older than the code.
+    echo "entrypoint: SKIP_MIGRATIONS=1, waiting for the migrations to be applied elsewhere ..."
+    status=0
+    MIGRATIONS_DIR="$(dirname "$0")/../migrations" python - <<'PY' || status=$?
+import os, re, sys, time
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import create_engine
+
+script = ScriptDirectory(os.environ["MIGRATIONS_DIR"])
+heads = set(script.get_heads())
+url = re.sub(r"^(postgres(?:ql)?)(\+psycopg)?://", "postgresql+psycopg://", os.environ["DATABASE_URL"])
+engine = create_engine(url)
+deadline = time.monotonic() + int(os.environ["DB_WAIT_SECONDS"])
+while True:
+    with engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+    if current == heads:
+        sys.exit(0)
+    try:
+        for revision in current:
+            script.get_revision(revision)
+    except CommandError:  # a revision this code does not know: a newer release migrated
+        print(f"entrypoint: the database is at {sorted(current)}, newer than this code's {sorted(heads)}")
+        sys.exit(0)
+    if time.monotonic() >= deadline:
+        print(f"entrypoint: the database is at {sorted(current) or 'no migration'}, this code needs {sorted(heads)}",
+              file=sys.stderr)
+        sys.exit(3)
+    time.sleep(1)
+PY
+    case "$status" in
+        0) ;;
+        3) fail "the migrations were not applied within ${DB_WAIT_SECONDS}s: start the app service (it migrates) or run 'flask --app employee_app db upgrade'." ;;
+        *) fail "could not read the database's migration state (see above)." ;;
+    esac
 else
     echo "entrypoint: applying migrations ..."
     flask --app employee_app db upgrade

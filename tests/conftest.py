@@ -111,21 +111,11 @@ def _wait_for_rebuilds(store, timeout: float = 10.0) -> None:
         time.sleep(0.05)
 
 
-@pytest.fixture(scope="session")
-def live_server(app, app_env):
-    """The app served by gunicorn: 2 processes x 8 threads, like production."""
-    with gunicorn_serving(app_env) as base_url:
-        yield base_url
-
-
-@contextmanager
-def gunicorn_serving(app_env: dict):
-    """The app served by gunicorn with this environment; yields its URL
-    once /healthz answers, and stops it at the end."""
+def start_gunicorn(env: dict, workers: int, threads: int) -> tuple[subprocess.Popen, str]:
+    """`gunicorn wsgi:app` on a free port, once /healthz answers: (process, base URL)."""
     port = free_port()
-    env = dict(os.environ, **app_env)
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", "2", "--threads", "8",
+        [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", str(threads),
          "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
          # Idle connections stay open longer than any pause in a test, so a
          # client never reuses one the server is closing at that moment.
@@ -137,18 +127,36 @@ def gunicorn_serving(app_env: dict):
     while True:
         try:
             if requests.get(base_url + "/healthz", timeout=1).ok:
-                break
+                return process, base_url
         except requests.RequestException:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             raise RuntimeError("gunicorn did not start")
         time.sleep(0.1)
+
+
+def stop_gunicorn(process: subprocess.Popen) -> None:
+    process.terminate()
+    process.wait(15)
+
+
+@contextmanager
+def gunicorn_serving(app_env: dict, workers: int = 2, threads: int = 8):
+    """The app served by gunicorn with this environment (over the process's
+    own); yields its URL once /healthz answers, and stops it at the end."""
+    process, base_url = start_gunicorn(dict(os.environ, **app_env), workers, threads)
     try:
         yield base_url
     finally:
-        process.terminate()
-        process.wait(15)
+        stop_gunicorn(process)
+
+
+@pytest.fixture(scope="session")
+def live_server(app, app_env):
+    """The app served by gunicorn: 2 processes x 8 threads, like production."""
+    with gunicorn_serving(app_env) as base_url:
+        yield base_url
 
 
 @pytest.fixture
