@@ -30,6 +30,7 @@ from .helpers import PASSWORD, HttpClient
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_KEY = "test-secret-key-not-for-production"
+METRICS_TOKEN = "test-metrics-token-not-for-production"
 
 
 @pytest.fixture(scope="session")
@@ -57,7 +58,7 @@ def app_env(database_url, valkey_server, tmp_path_factory) -> dict:
     return {"DATABASE_URL": database_url, "VALKEY_URL": valkey_server.url,
             "SECRET_KEY": SECRET_KEY, "VALKEY_TIMEOUT": "0.5",
             "UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads")), "IMPORT_MAX_MB": "20",
-            "IMPORT_WORKER_HEARTBEAT": "1"}
+            "IMPORT_WORKER_HEARTBEAT": "1", "METRICS_TOKEN": METRICS_TOKEN}
 
 
 @pytest.fixture(scope="session")
@@ -103,34 +104,53 @@ def _wait_for_rebuilds(store, timeout: float = 10.0) -> None:
         time.sleep(0.05)
 
 
+class Gunicorn:
+    """The app served by gunicorn with the production settings
+    (gunicorn.conf.py), on a free port; output to `log` (a file) if given."""
+
+    def __init__(self, env: dict, *, workers: int = 2, threads: int = 8, log=None):
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.env = dict(env, GUNICORN_WORKERS=str(workers), GUNICORN_THREADS=str(threads))
+        self.log = log
+        self.process = None
+
+    def start(self) -> "Gunicorn":
+        output = open(self.log, "ab") if self.log else None
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py",
+             "--bind", f"127.0.0.1:{self.port}",
+             # Idle connections stay open longer than any pause in a test, so a
+             # client never reuses one the server is closing at that moment.
+             "--keep-alive", "75", "wsgi:app"],
+            cwd=ROOT, env=self.env, stdout=output, stderr=output,
+        )
+        if output:
+            output.close()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(self.base_url + "/healthz", timeout=1).ok:
+                    return self
+            except requests.RequestException:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.process.kill()
+                raise RuntimeError("gunicorn did not start")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(15)
+
+
 @pytest.fixture(scope="session")
 def live_server(app, app_env):
-    """The app served by gunicorn: 2 processes x 8 threads, like production."""
-    port = free_port()
-    env = dict(os.environ, **app_env)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", "2", "--threads", "8",
-         "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
-         # Idle connections stay open longer than any pause in a test, so a
-         # client never reuses one the server is closing at that moment.
-         "--keep-alive", "75", "--no-control-socket", "wsgi:app"],
-        cwd=ROOT, env=env,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if requests.get(base_url + "/healthz", timeout=1).ok:
-                break
-        except requests.RequestException:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError("gunicorn did not start")
-        time.sleep(0.1)
-    yield base_url
-    process.terminate()
-    process.wait(15)
+    """The app served by gunicorn: 2 processes x 8 threads, like production;
+    the access log and gunicorn's notices left out of the tests' output."""
+    server = Gunicorn(dict(os.environ, **app_env, GUNICORN_CMD_ARGS="--access-logfile /dev/null --log-level warning"))
+    yield server.start().base_url
+    server.stop()
 
 
 @pytest.fixture

@@ -57,6 +57,9 @@ class ImportJob(db.Model):
     # lost its worker. Kept in PostgreSQL so that a Valkey flush or restart
     # (which loses the queue's own records) never passes for a dead worker.
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The id of the upload's request (request_ids.py): the worker's log lines
+    # for this import carry it. NULL from the command line.
+    request_id: Mapped[str | None] = mapped_column(String(128))
 
     __table_args__ = (
         CheckConstraint(f"mode IN {IMPORT_MODES!r}", name="ck_imports_mode"),
