@@ -13,14 +13,18 @@ from employee_app.logs import PrivateFormatter
 EMAIL = "ada.secret@example.com"
 
 
-def logged(error: BaseException) -> str:
-    """What the app's log handler writes for log.exception(...) with this error."""
+def record_of(error: BaseException, logger: str = "employee_app") -> logging.LogRecord:
+    """The record of log.exception("it failed") with this error."""
     try:
         raise error
     except BaseException:
-        record = logging.LogRecord("employee_app", logging.ERROR, __file__, 1, "it failed", None,
-                                   exc_info=__import__("sys").exc_info())
-    return PrivateFormatter("%(message)s").format(record)
+        return logging.LogRecord(logger, logging.ERROR, __file__, 1, "it failed", None,
+                                 exc_info=__import__("sys").exc_info())
+
+
+def logged(error: BaseException) -> str:
+    """What the app's log handler writes for log.exception(...) with this error."""
+    return PrivateFormatter("%(message)s").format(record_of(error))
 
 
 def insert_twice(pg) -> psycopg.Error:
@@ -80,12 +84,7 @@ def test_json_lines_keep_the_tracebacks_private_too(pg, valkey):
     from employee_app.logs import PrivateJsonFormatter
 
     def json_logged(error: BaseException) -> dict:
-        try:
-            raise error
-        except BaseException:
-            record = logging.LogRecord("employee_app.x", logging.ERROR, __file__, 1, "it failed", None,
-                                       exc_info=__import__("sys").exc_info())
-        line = PrivateJsonFormatter().format(record)
+        line = PrivateJsonFormatter().format(record_of(error, "employee_app.x"))
         assert "\n" not in line and EMAIL not in line
         return json.loads(line)
 
