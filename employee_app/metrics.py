@@ -30,10 +30,8 @@ REQUEST_SECONDS = Histogram(
     "employee_app_http_request_duration_seconds",
     "Requests and their latency, by Flask endpoint (unmatched: no route), method and status.",
     ["endpoint", "method", "status"], buckets=LATENCY_BUCKETS)
-DUPLICATES_REFUSED = Counter(
-    "employee_app_duplicates_refused_total",
-    "Records refused because their employee ID or e-mail is taken, by path (form, edit, import).",
-    ["path"])
+DUPLICATES_HELP = "Records refused because their employee ID or e-mail is taken, by path (form, edit, import)."
+DUPLICATES_REFUSED = Counter("employee_app_duplicates_refused_total", DUPLICATES_HELP, ["path"])
 VALKEY_FALLBACKS = Counter(
     "employee_app_valkey_fallbacks_total",
     "Valkey calls that fell back to PostgreSQL alone: unreachable (down or hung), refused (an error "
@@ -93,7 +91,7 @@ class Scrape:
         families = _process_families()
         duplicates = next((f for f in families if f.name == DUPLICATES_FAMILY), None)
         if duplicates is None:
-            duplicates = CounterMetricFamily(DUPLICATES_FAMILY, DUPLICATES_REFUSED._documentation, labels=["path"])
+            duplicates = CounterMetricFamily(DUPLICATES_FAMILY, DUPLICATES_HELP, labels=["path"])
             families.append(duplicates)
         if import_rows is not None:
             duplicates.add_sample(DUPLICATES_FAMILY + "_total", {"path": "import"}, import_rows["duplicate"])

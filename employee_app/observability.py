@@ -6,6 +6,7 @@ uuid, a clock reading, one histogram observation; and the id's reset."""
 import time
 
 from flask import Blueprint, Flask, Response, g, request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from . import metrics, request_ids
 from .security import token_required
@@ -16,8 +17,6 @@ bp = Blueprint("metrics", __name__)
 @bp.route("/metrics")
 @token_required("METRICS_TOKEN")
 def metrics_page():
-    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
     return Response(generate_latest(metrics.Scrape()), content_type=CONTENT_TYPE_LATEST)
 
 
