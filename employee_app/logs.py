@@ -20,7 +20,6 @@ import traceback
 
 import redis.exceptions
 import valkey.exceptions
-
 from pythonjsonlogger.json import JsonFormatter
 
 from . import request_ids
