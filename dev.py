@@ -103,12 +103,11 @@ def serve() -> int:
         print(f"Serving on http://127.0.0.1:{port}  (Ctrl-C stops the app and its servers)", flush=True)
         # The import worker: takes uploaded files off the queue on Valkey.
         worker = subprocess.Popen([*flask, "worker"], env=env, cwd=ROOT)
+        # The production settings (gunicorn.conf.py: workers from the CPUs,
+        # GUNICORN_WORKERS / GUNICORN_THREADS to change them, the access log).
         gunicorn = subprocess.Popen(
-            [str(VENV / "bin" / "gunicorn"), "--workers", "2", "--threads", "4",
-             "--bind", f"127.0.0.1:{port}", "--access-logfile", "-",
-             # gunicorn's control socket is one path per user by default,
-             # which every other gunicorn on the machine would share.
-             "--no-control-socket", "wsgi:app"],
+            [str(VENV / "bin" / "gunicorn"), "--config", "gunicorn.conf.py",
+             "--bind", f"127.0.0.1:{port}", "wsgi:app"],
             env=env, cwd=ROOT,
         )
         return gunicorn.wait()

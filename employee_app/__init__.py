@@ -3,7 +3,7 @@ import os
 
 from flask import Flask
 
-from . import connections, query_params, valkey_store
+from . import connections, observability, query_params, valkey_store
 from .config import config_from_env
 from .logs import configure_logging
 
@@ -29,6 +29,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     configure_logging()
     app.jinja_env.add_extension("jinja2.ext.do")
+    observability.init_app(app)  # request ids and metrics: first, so they see every other hook
     register_extensions(app)
     query_params.init_app(app)
     register_blueprints(app)

@@ -17,6 +17,18 @@ def database_url(raw: str) -> str:
     return raw
 
 
+MIN_METRICS_TOKEN_LENGTH = 16
+
+
+def metrics_token(raw: str) -> str:
+    """A guessable token would open the metrics to anyone: refuse to start."""
+    token = raw.strip()
+    if token and len(token) < MIN_METRICS_TOKEN_LENGTH:
+        raise RuntimeError(f"METRICS_TOKEN is too short: use at least {MIN_METRICS_TOKEN_LENGTH} random "
+                           "characters (e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))').")
+    return token
+
+
 def config_from_env(env=os.environ) -> dict:
     return {
         "SECRET_KEY": env.get("SECRET_KEY"),
@@ -76,5 +88,7 @@ def config_from_env(env=os.environ) -> dict:
         # -Proto (0: none, the client address is the connection's). Only set
         # it when such proxies exist, or clients could pick their own address.
         "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES", "0")),
+        # /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it is off (404).
+        "METRICS_TOKEN": metrics_token(env.get("METRICS_TOKEN", "")),
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
     }

@@ -1,7 +1,8 @@
 """Authorization and response headers, in one place."""
+import hmac
 from functools import wraps
 
-from flask import Flask, abort, request
+from flask import Flask, Response, abort, current_app, request
 from flask_login import current_user
 
 from .extensions import login_manager
@@ -42,6 +43,26 @@ def public(view):
     """Marks a view that needs no login (the login page, health, static)."""
     view.allowed_roles = None
     return view
+
+
+def token_required(config_key: str):
+    """For machines, not people (e.g. /metrics): `Authorization: Bearer
+    <the token in config_key>`. Without that setting the route is off (404);
+    a missing or wrong token gets 401, whatever session cookie comes along."""
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            expected = current_app.config.get(config_key)
+            if not expected:
+                abort(404)
+            scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+                return Response("This page needs its bearer token.\n", 401, mimetype="text/plain",
+                                headers={"WWW-Authenticate": 'Bearer realm="employee_app"'})
+            return view(*args, **kwargs)
+        wrapped.allowed_token = config_key  # read by the authorization tests
+        return wrapped
+    return decorator
 
 
 SECURITY_HEADERS = {

@@ -11,6 +11,8 @@ import time
 import valkey
 from flask import Flask, current_app
 
+from . import metrics
+
 log = logging.getLogger(__name__)
 # Any error from Valkey sends the caller to PostgreSQL alone: down, hung,
 # and also refusing (out of memory, read-only replica, ...).
@@ -52,15 +54,18 @@ class ValkeyStore:
     def run(self, operation):
         """Call operation(client); raise ValkeyUnavailable if Valkey is down."""
         if time.monotonic() < self._down_until:
+            metrics.valkey_fallback("skipped")
             raise ValkeyUnavailable("Valkey was unreachable a moment ago")
         try:
             return operation(self.client)
         except VALKEY_ERRORS as exc:
-            if not isinstance(exc, valkey.exceptions.ResponseError):
+            refused = isinstance(exc, valkey.exceptions.ResponseError)
+            if not refused:
                 # Down or hung: skip it for a moment rather than wait again. (A
                 # refusal, e.g. out of memory, came back at once: no need.)
                 with self._lock:
                     self._down_until = time.monotonic() + self.retry_after
+            metrics.valkey_fallback("refused" if refused else "unreachable")
             log.warning("Valkey unavailable, using PostgreSQL alone: %s", type(exc).__name__)
             raise ValkeyUnavailable(str(exc)) from exc
 

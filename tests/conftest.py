@@ -30,6 +30,7 @@ from .helpers import PASSWORD, HttpClient
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_KEY = "test-secret-key-not-for-production"
+METRICS_TOKEN = "test-metrics-token-not-for-production"
 
 
 @pytest.fixture(scope="session")
@@ -65,7 +66,7 @@ def app_env(database_url, valkey_server, tmp_path_factory) -> dict:
     return {"DATABASE_URL": database_url, "VALKEY_URL": valkey_server.url,
             "SECRET_KEY": SECRET_KEY, "VALKEY_TIMEOUT": "0.5",
             "UPLOAD_DIR": str(tmp_path_factory.mktemp("uploads")), "IMPORT_MAX_MB": "20",
-            "IMPORT_WORKER_HEARTBEAT": "1"}
+            "IMPORT_WORKER_HEARTBEAT": "1", "METRICS_TOKEN": METRICS_TOKEN}
 
 
 @pytest.fixture(scope="session")
@@ -111,45 +112,68 @@ def _wait_for_rebuilds(store, timeout: float = 10.0) -> None:
         time.sleep(0.05)
 
 
-def start_gunicorn(env: dict, workers: int, threads: int) -> tuple[subprocess.Popen, str]:
-    """`gunicorn wsgi:app` on a free port, once /healthz answers: (process, base URL)."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", str(threads),
-         "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
-         # Idle connections stay open longer than any pause in a test, so a
-         # client never reuses one the server is closing at that moment.
-         "--keep-alive", "75", "--no-control-socket", "wsgi:app"],
-        cwd=ROOT, env=env,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if requests.get(base_url + "/healthz", timeout=1).ok:
-                return process, base_url
-        except requests.RequestException:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError("gunicorn did not start")
-        time.sleep(0.1)
+class Gunicorn:
+    """The app served by gunicorn with the production settings
+    (gunicorn.conf.py), on a free port; output to `log` (a file) if given."""
+
+    def __init__(self, env: dict, *, workers: int = 2, threads: int = 8, log=None):
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.env = dict(env, GUNICORN_WORKERS=str(workers), GUNICORN_THREADS=str(threads))
+        self.log = log
+        self.process = None
+
+    def start(self) -> "Gunicorn":
+        output = open(self.log, "ab") if self.log else None
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py",
+             "--bind", f"127.0.0.1:{self.port}",
+             # Idle connections stay open longer than any pause in a test, so a
+             # client never reuses one the server is closing at that moment.
+             "--keep-alive", "75", "wsgi:app"],
+            cwd=ROOT, env=self.env, stdout=output, stderr=output,
+        )
+        if output:
+            output.close()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(self.base_url + "/healthz", timeout=1).ok:
+                    return self
+            except requests.RequestException:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.process.kill()
+                raise RuntimeError("gunicorn did not start")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(15)
 
 
-def stop_gunicorn(process: subprocess.Popen) -> None:
-    process.terminate()
-    process.wait(15)
+def start_gunicorn(env: dict, workers: int, threads: int) -> tuple[Gunicorn, str]:
+    """A started Gunicorn with this whole environment: (server, base URL)."""
+    server = Gunicorn(env, workers=workers, threads=threads).start()
+    return server, server.base_url
+
+
+def stop_gunicorn(server: Gunicorn) -> None:
+    server.stop()
 
 
 @contextmanager
 def gunicorn_serving(app_env: dict, workers: int = 2, threads: int = 8):
     """The app served by gunicorn with this environment (over the process's
-    own); yields its URL once /healthz answers, and stops it at the end."""
-    process, base_url = start_gunicorn(dict(os.environ, **app_env), workers, threads)
+    own), the access log and gunicorn's notices left out of the tests'
+    output; yields its URL once /healthz answers, and stops it at the end."""
+    server = Gunicorn(dict(os.environ, **app_env,
+                           GUNICORN_CMD_ARGS="--access-logfile /dev/null --log-level warning"),
+                      workers=workers, threads=threads)
     try:
-        yield base_url
+        yield server.start().base_url
     finally:
-        stop_gunicorn(process)
+        server.stop()
 
 
 @pytest.fixture(scope="session")

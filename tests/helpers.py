@@ -62,3 +62,29 @@ def wait_for(condition, timeout: float = 15.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.2)
+
+
+class Metrics:
+    """One scrape of /metrics, read as Prometheus reads it."""
+
+    def __init__(self, text: str):
+        from prometheus_client.parser import text_string_to_metric_families
+
+        self.text = text
+        self.samples = {(sample.name, frozenset(sample.labels.items())): sample.value
+                        for family in text_string_to_metric_families(text) for sample in family.samples}
+
+    def value(self, name: str, **labels) -> float:
+        """A sample's value; 0 for a series not there (yet)."""
+        return self.samples.get((name, frozenset(labels.items())), 0.0)
+
+    def has(self, name: str, **labels) -> bool:
+        return (name, frozenset(labels.items())) in self.samples
+
+
+def scrape(base_url: str) -> Metrics:
+    from .conftest import METRICS_TOKEN
+
+    response = requests.get(base_url + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}, timeout=30)
+    assert response.status_code == 200, response.status_code
+    return Metrics(response.text)

@@ -60,6 +60,9 @@ class ImportJob(db.Model):
     # When prune-uploads deleted the uploaded file (retention): the counts and
     # rejected rows stay, nothing needing the file can start any more.
     upload_deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The id of the upload's request (request_ids.py): the worker's log lines
+    # for this import carry it. NULL from the command line.
+    request_id: Mapped[str | None] = mapped_column(String(128))
 
     __table_args__ = (
         CheckConstraint(f"mode IN {IMPORT_MODES!r}", name="ck_imports_mode"),

@@ -11,6 +11,7 @@ from sqlalchemy import BigInteger, Date, Integer, func, literal, select, text, t
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from .. import metrics
 from ..extensions import db
 from ..models import STATUSES, AuditEntry, Department, Employee, Job, User
 from ..models.employee import HIRE_DATE_OR_EARLIEST, HIRE_DATE_OR_LATEST, NATURAL_ID_KEY
@@ -37,7 +38,7 @@ def create_employee(raw: dict, *, actor: User | None = None, source: str = "form
     keys = {"employee_id": values["employee_id"], "email": values["email"]}
     taken = duplicate_guard.find_taken(keys)
     if taken:
-        raise DuplicateError(taken)
+        raise _duplicate(taken, source)
 
     employee = Employee(**{name: values[name] for name in STORED_FIELDS})
     try:
@@ -50,17 +51,23 @@ def create_employee(raw: dict, *, actor: User | None = None, source: str = "form
         db.session.commit()
     except (IntegrityError, DataError) as exc:
         db.session.rollback()
-        raise _refusal(exc, keys) from None
+        raise _refusal(exc, keys, source) from None
     duplicate_guard.remember_values([keys])
     return employee
 
 
-def _refusal(error: IntegrityError | DataError, keys: dict) -> DuplicateError | InvalidInput:
+def _duplicate(taken: list, source: str) -> DuplicateError:
+    """The refusal of a duplicate, counted by its path (form, edit) for /metrics."""
+    metrics.duplicate_refused(source)
+    return DuplicateError(taken)
+
+
+def _refusal(error: IntegrityError | DataError, keys: dict, source: str) -> DuplicateError | InvalidInput:
     """A write PostgreSQL refused: a duplicate (409) for a unique constraint,
     else invalid input (422) in words, never the driver's message."""
     taken = duplicate_guard.taken_from_violation(error, keys)
     if taken is not None:
-        return DuplicateError(taken)
+        return _duplicate(taken, source)
     _, field_name, reason = db_errors.row_refusal(error)
     return InvalidInput({field_name or "employee_id": reason})
 
@@ -209,7 +216,7 @@ def update_employee(pk: int, raw: dict, *, expected_version: int, seen: int | No
         taken = duplicate_guard.find_taken(changed_keys, exclude_pk=pk)
         if taken:
             db.session.rollback()
-            raise DuplicateError(taken)
+            raise _duplicate(taken, source)
 
     try:
         # The entries before any change: one UPDATE, one version step.
@@ -232,7 +239,7 @@ def update_employee(pk: int, raw: dict, *, expected_version: int, seen: int | No
         raise EditConflict(load_conflict(pk, seen)) from None
     except (IntegrityError, DataError) as exc:  # a unique value taken meanwhile, or a value refused
         db.session.rollback()
-        raise _refusal(exc, new_keys) from None
+        raise _refusal(exc, new_keys, source) from None
 
     gone = {name: value for name, value in old_keys.items() if value and value != new_keys[name]}
     if changed_keys:

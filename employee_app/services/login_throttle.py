@@ -58,6 +58,7 @@ from flask import current_app
 from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import case, select, update
 
+from .. import metrics
 from ..extensions import db
 from ..models import User
 from ..valkey_store import ValkeyUnavailable, get_store
@@ -349,6 +350,7 @@ def check(attempt: Attempt) -> None:
         # A lock set in PostgreSQL while Valkey was down lasts its full time.
         lock_wait = max(lock_wait, _db_retry_after(attempt.username))
     if lock_wait > 0:
+        metrics.login_locked("device" if attempt.device else "username")
         raise LoginLocked(lock_wait)
     if not attempt.device and waits[1] > 0:
         _take_address_turn(attempt.address, limits)
@@ -361,6 +363,7 @@ def _take_address_turn(address: str | None, limits: Limits) -> None:
     except ValkeyUnavailable:
         wait = _local_slots.take(key, limits.address_delay_seconds)
     if wait > 0:
+        metrics.login_locked("address")
         raise AddressSlowed(wait)
 
 

@@ -161,8 +161,9 @@ def test_containerfile_entrypoint_and_command(instructions):
     assert "deploy/entrypoint.sh" in " ".join(arguments(only(instructions, "ENTRYPOINT")))
     command = " ".join(arguments(only(instructions, "CMD")))
     assert "gunicorn" in command and "wsgi:app" in command and "0.0.0.0:8000" in command
-    assert "${GUNICORN_WORKERS:-2}" in command and "${GUNICORN_THREADS:-4}" in command
-    assert "--access-logfile -" in command
+    # Workers, threads, the access log ...: gunicorn.conf.py, which the image holds.
+    assert "--config gunicorn.conf.py" in command
+    assert any("gunicorn.conf.py" in args.split() for keyword, args in instructions if keyword == "COPY")
     assert arguments(only(instructions, "EXPOSE")) == ["8000"]
 
 

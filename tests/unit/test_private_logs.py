@@ -13,14 +13,18 @@ from employee_app.logs import PrivateFormatter
 EMAIL = "ada.secret@example.com"
 
 
-def logged(error: BaseException) -> str:
-    """What the app's log handler writes for log.exception(...) with this error."""
+def record_of(error: BaseException, logger: str = "employee_app") -> logging.LogRecord:
+    """The record of log.exception("it failed") with this error."""
     try:
         raise error
     except BaseException:
-        record = logging.LogRecord("employee_app", logging.ERROR, __file__, 1, "it failed", None,
-                                   exc_info=__import__("sys").exc_info())
-    return PrivateFormatter("%(message)s").format(record)
+        return logging.LogRecord(logger, logging.ERROR, __file__, 1, "it failed", None,
+                                 exc_info=__import__("sys").exc_info())
+
+
+def logged(error: BaseException) -> str:
+    """What the app's log handler writes for log.exception(...) with this error."""
+    return PrivateFormatter("%(message)s").format(record_of(error))
 
 
 def insert_twice(pg) -> psycopg.Error:
@@ -67,3 +71,36 @@ def test_a_valkey_pipeline_error_is_logged_without_the_command(valkey):
     assert EMAIL in str(error.value)
     text_logged = logged(error.value)
     assert EMAIL not in text_logged and "ResponseError" in text_logged
+
+
+def test_json_lines_keep_the_tracebacks_private_too(pg, valkey):
+    """LOG_FORMAT=json: one JSON object, the traceback in exc_info, with the
+    same words in place of the values a database or Valkey error quotes."""
+    import json
+
+    import valkey as valkey_lib
+
+    from employee_app import request_ids
+    from employee_app.logs import PrivateJsonFormatter
+
+    def json_logged(error: BaseException) -> dict:
+        line = PrivateJsonFormatter().format(record_of(error, "employee_app.x"))
+        assert "\n" not in line and EMAIL not in line
+        return json.loads(line)
+
+    token = request_ids.use("req-1")
+    try:
+        logged_db = json_logged(insert_twice(pg))
+    finally:
+        request_ids.reset(token)
+    assert (logged_db["level"], logged_db["logger"], logged_db["message"], logged_db["request_id"]) == \
+        ("ERROR", "employee_app.x", "it failed", "req-1")
+    assert "UniqueViolation (SQLSTATE 23505) on employees, constraint uq_employees_email" in logged_db["exc_info"]
+
+    valkey.set("a-string", "x")
+    pipe = valkey.pipeline(transaction=False)
+    pipe.sadd("a-string", EMAIL)
+    with pytest.raises(valkey_lib.exceptions.ResponseError) as error:
+        pipe.execute()
+    logged_valkey = json_logged(error.value)
+    assert "ResponseError" in logged_valkey["exc_info"] and "request_id" not in logged_valkey

@@ -4,7 +4,9 @@ declares.
 
 Where the rules come from: each view carries `allowed_roles`, set by
 security.role_required / login_required (a tuple of roles) or security.public
-(None). A view with neither FAILS this test, naming it; `static` is public.
+(None), or `allowed_token`, set by security.token_required (/metrics: no
+session opens it; every role, anonymous included, gets 401 without the
+bearer token, which the suite configures). A view with neither FAILS this test, naming it; `static` is public.
 The routes are read from app.url_map, never listed here, so a new route is
 covered (or fails) on its own. A route argument is filled from SAMPLE_VALUES
 by its name; an argument missing there fails the test, naming it.
@@ -34,6 +36,7 @@ from employee_app.security import ANY_ROLE
 from ..helpers import HttpClient, csrf_token, employee
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+TOKEN = "token"  # a route for machines with a bearer token (security.token_required)
 ROLES = ("anonymous",) + ANY_ROLE
 
 
@@ -70,6 +73,8 @@ def _routes(app):
         view = app.view_functions[rule.endpoint]
         if rule.endpoint == "static":
             allowed = None
+        elif hasattr(view, "allowed_token"):  # security.token_required: no role opens it
+            allowed = TOKEN
         elif hasattr(view, "allowed_roles"):
             allowed = view.allowed_roles
         else:
@@ -131,7 +136,7 @@ def test_every_route_answers_each_role_as_its_rule_says(app, live_server, login,
     for rule, method, allowed in _routes(app):
         url = _url(rule, samples)
         for role in ROLES:
-            permitted = allowed is None or role in allowed
+            permitted = allowed is None or (allowed != TOKEN and role in allowed)
             what = f"{method} {url} as {role}"
             if method in UNSAFE:
                 response = _clone(clients[role]).session.request(
@@ -149,6 +154,9 @@ def test_every_route_answers_each_role_as_its_rule_says(app, live_server, login,
             failures += _check_headers(response, what)
             if status >= 500:
                 failures.append(f"{what}: {status}")
+            elif allowed == TOKEN:  # the suite sets its token: without it, 401 whatever the session
+                if status != 401:
+                    failures.append(f"{what} without its bearer token: expected 401, got {status}")
             elif role == "anonymous" and not permitted:
                 if not _is_login_redirect(response):
                     failures.append(f"{what}: expected 302 to /login, got {status}")

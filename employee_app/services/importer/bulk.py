@@ -35,6 +35,7 @@ Building the indexes takes a SHARE lock on employees (as CREATE INDEX does):
 reads go on, writes (a form, an edit) wait until each index is built. Two
 connections build them side by side, the largest first.
 """
+import contextvars
 import logging
 import threading
 import time
@@ -233,7 +234,9 @@ def restore(url: str, on_step=None) -> int:
             with lock:
                 errors.append(exc)
 
-    threads = [threading.Thread(target=builder, name=f"bulk-build-{n}", daemon=True)
+    # Each thread in a copy of this context: their lines carry the import's request id.
+    threads = [threading.Thread(target=contextvars.copy_context().run, args=(builder,), name=f"bulk-build-{n}",
+                                daemon=True)
                for n in range(min(BUILD_CONNECTIONS, len(steps)))]
     for thread in threads:
         thread.start()

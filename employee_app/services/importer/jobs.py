@@ -1,5 +1,6 @@
 """Import jobs: from an uploaded file to a queued job, the job's run in a
 worker, its progress and its report."""
+import contextvars
 import logging
 import os
 import threading
@@ -10,8 +11,9 @@ from datetime import datetime, timezone
 
 import psycopg
 from flask import current_app
-from sqlalchemy import func, update
+from sqlalchemy import func, select, update
 
+from ... import request_ids
 from ...extensions import db
 from ...models import ColumnMapping, ImportJob, User
 from .. import db_errors, duplicate_guard, reports, text_rules
@@ -115,6 +117,7 @@ def _create_import(path: str, stream, filename: str, *, mode: str, on_existing: 
         encoding=detected.encoding, delimiter=detected.delimiter, mode=mode, on_existing=on_existing,
         has_header=has_header, mapping=mapping, status="mapping",
         total_rows_estimate=_estimate_rows(path, detected, size, sample),
+        request_id=request_ids.current(),
     )
     db.session.add(job)
     db.session.commit()
@@ -330,7 +333,16 @@ def run_import_job(import_id: int) -> dict:
     current = get_current_job()
     app = create_app()
     with app.app_context():
-        counts = run_import(import_id, run_id=current.id if current else None)
+        # Its log lines carry the request id of the upload that created it.
+        token = request_ids.use(db.session.scalar(select(ImportJob.request_id).where(ImportJob.id == import_id)))
+        try:
+            log.info("import %s: run %s starts", import_id, current.id if current else None)
+            counts = run_import(import_id, run_id=current.id if current else None)
+            if counts:
+                log.info("import %s: %d rows read: %d inserted, %d updated, %d duplicates, %d invalid", import_id,
+                         counts.rows_read, counts.inserted, counts.updated, counts.duplicates, counts.invalid)
+        finally:
+            request_ids.reset(token)
         return vars(counts) if counts else {}
 
 
@@ -456,7 +468,9 @@ class Heartbeat:
     def __init__(self, url: str, import_id: int, run_id: str | None, interval: float):
         self.url, self.import_id, self.run_id, self.interval = url, import_id, run_id, interval
         self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._beat, name=f"import-{import_id}-heartbeat", daemon=True)
+        # In a copy of this context: its lines carry the import's request id.
+        self.thread = threading.Thread(target=contextvars.copy_context().run, args=(self._beat,),
+                                       name=f"import-{import_id}-heartbeat", daemon=True)
 
     def __enter__(self):
         self.thread.start()
