@@ -297,3 +297,29 @@ def test_worker_runs_imports_from_the_same_image_and_shares_the_uploads(compose)
     assert worker["depends_on"]["app"]["condition"] == "service_healthy"
     assert "uploads:/app/uploads" in worker["volumes"] and "uploads:/app/uploads" in app["volumes"]
     assert "uploads" in compose["volumes"]
+
+
+# --- deploy/compose.smoke.yml: the smoke test's stand-ins ----------------------------
+
+class ComposeTagLoader(yaml.SafeLoader):
+    """Reads compose's merge tags (!reset, !override) as their plain values."""
+
+
+for _tag in ("!reset", "!override"):
+    ComposeTagLoader.add_constructor(_tag, lambda loader, node: (
+        loader.construct_sequence(node) if isinstance(node, yaml.SequenceNode)
+        else loader.construct_mapping(node) if isinstance(node, yaml.MappingNode)
+        else loader.construct_scalar(node)))
+
+
+def test_the_smoke_override_changes_only_images_and_the_host_port(compose):
+    """The stand-ins (Debian-built, local) replace the images and nothing else,
+    so the smoke test runs the production services as they are."""
+    override = yaml.load((ROOT / "deploy" / "compose.smoke.yml").read_text(), Loader=ComposeTagLoader)
+    assert set(override["services"]) == set(compose["services"])
+    for name, service in override["services"].items():
+        assert service["image"].startswith("localhost/"), name
+        assert set(service) - {"image"} <= ({"ports"} if name == "app" else set()), name
+    assert override["services"]["app"]["ports"] == []
+    for name in ("postgres", "valkey"):  # production keeps the official images
+        assert compose["services"][name]["image"].startswith("docker.io/")
