@@ -85,6 +85,7 @@ if os.environ.get("LOG_FORMAT", "").strip().lower() == "json":
 METRICS_DIR_PREFIX = os.path.join(tempfile.gettempdir(), "employee-app-metrics-")
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix=os.path.basename(METRICS_DIR_PREFIX))
+os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)  # e.g. a tmpfs path given
 
 
 def on_starting(server):

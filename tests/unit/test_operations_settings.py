@@ -13,9 +13,18 @@ from employee_app.request_ids import sane_or_new
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def unset(monkeypatch, *names) -> None:
+    """Unset names for this test, and unset them again after it even when
+    gunicorn.conf.py sets one (as it sets PROMETHEUS_MULTIPROC_DIR): a plain
+    delenv of an absent name records nothing to undo, and the variable would
+    reach every process the suite starts later."""
+    for name in names:
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+
+
 def gunicorn_settings(monkeypatch, **env) -> dict:
-    for name in ("GUNICORN_WORKERS", "GUNICORN_THREADS", "LOG_FORMAT", "PROMETHEUS_MULTIPROC_DIR"):
-        monkeypatch.delenv(name, raising=False)
+    unset(monkeypatch, "GUNICORN_WORKERS", "GUNICORN_THREADS", "LOG_FORMAT", "PROMETHEUS_MULTIPROC_DIR")
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     settings = runpy.run_path(os.path.join(ROOT, "gunicorn.conf.py"))
@@ -45,21 +54,22 @@ def test_a_wrong_worker_count_stops_gunicorn_with_a_message(monkeypatch, value):
 
 
 def test_the_metrics_directory_is_the_operators_or_a_private_one(monkeypatch, tmp_path):
-    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    unset(monkeypatch, "PROMETHEUS_MULTIPROC_DIR")
     settings = runpy.run_path(os.path.join(ROOT, "gunicorn.conf.py"))
     private = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     assert private.startswith(settings["METRICS_DIR_PREFIX"]) and os.path.isdir(private)
     settings["on_exit"](None)  # gunicorn stops: its private directory goes
     assert not os.path.exists(private)
 
-    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
-    (tmp_path / "counter_123.db").write_bytes(b"from the last run")
+    given = tmp_path / "not-there-yet"  # e.g. a tmpfs path: made at start
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(given))
     settings = runpy.run_path(os.path.join(ROOT, "gunicorn.conf.py"))
-    assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == str(tmp_path)
+    assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == str(given) and given.is_dir()
+    (given / "counter_123.db").write_bytes(b"from the last run")
     settings["on_starting"](None)  # the last run's counts are not added to this one's
-    assert not list(tmp_path.iterdir())
+    assert not list(given.iterdir())
     settings["on_exit"](None)  # the operator's directory stays
-    assert tmp_path.is_dir()
+    assert given.is_dir()
 
 
 def test_a_short_metrics_token_and_an_unknown_log_format_stop_the_start():
@@ -78,3 +88,10 @@ def test_only_a_sane_request_id_is_kept(incoming):
     replaced = sane_or_new(incoming)
     assert replaced != incoming and len(replaced) == 32 and replaced.isalnum()
     assert sane_or_new("0af7651916cd43dd-8448:eb2.11_c8/0319c+=") == "0af7651916cd43dd-8448:eb2.11_c8/0319c+="
+
+
+def test_no_setting_outlives_these_tests():
+    """Runs after the tests above (file order): gunicorn.conf.py's variable
+    did not stay in this process's environment, which every worker and
+    gunicorn the suite starts later inherits."""
+    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
