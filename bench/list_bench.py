@@ -134,7 +134,8 @@ class Admin:
         return self.role in roles
 
 
-app.jinja_env.globals.update(current_user=Admin(), csrf_token=lambda: "bare-page-token")
+# No bulk import is loading (the app reads that from a per-process cache).
+app.jinja_env.globals.update(current_user=Admin(), csrf_token=lambda: "bare-page-token", bulk_loading=lambda: None)
 for endpoint, rule in ENDPOINTS.items():
     app.add_url_rule(rule, endpoint=endpoint, view_func=lambda **_: "")
 

@@ -39,10 +39,12 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     from .extensions import csrf, db, login_manager, migrate
+    from .security import register_csrf_token_cache
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     csrf.init_app(app)
+    register_csrf_token_cache(app)
     login_manager.init_app(app)
     valkey_store.init_app(app)
     connections.init_app(app)

@@ -284,6 +284,26 @@ def test_department_and_status_filters_count_exactly_past_a_thousand(login, many
     assert count_on(viewer.get("/employees", params={"q": "smith"})) == "Showing 1–50 of more than 1,000 matches"
 
 
+def test_a_very_large_filter_shows_an_estimate_and_says_so(login, pg):
+    """Past FILTER_COUNT_CAP (50,000) rows a filter is not counted row by
+    row: the page says "about" and PostgreSQL's estimate, to two significant
+    digits; below it the count stays exact."""
+    from employee_app.services.employees import FILTER_COUNT_CAP
+
+    pg.execute("""
+        INSERT INTO employees (employee_id, first_name, last_name, status)
+        SELECT 'Q' || n, 'Ada', 'Smith', CASE WHEN n <= 55000 THEN 'active' ELSE 'on_leave' END
+        FROM generate_series(1, 60000) AS n""")
+    pg.execute("VACUUM ANALYZE employees")
+    assert FILTER_COUNT_CAP < 55_000
+    viewer = login("viewer")
+    shown = count_on(viewer.get("/employees", params={"status": "active"}))
+    match = re.fullmatch(r"Showing 1–50 of about (\d+),000 employees", shown)
+    assert match, shown
+    assert 52 <= int(match.group(1)) <= 58, shown  # ANALYZE samples 30,000 of the 60,000 rows
+    assert count_on(viewer.get("/employees", params={"status": "on_leave"})) == "Showing 1–50 of 5,000 employees"
+
+
 def test_showing_which_rows_page_by_page_and_back(login, many):
     viewer = login("viewer")
     params = {"department": many["sales"], "sort": "employee_id"}
