@@ -3,7 +3,7 @@ import os
 
 from flask import Flask
 
-from . import connections, query_params, valkey_store
+from . import connections, fragments, query_params, valkey_store
 from .config import config_from_env
 from .logs import configure_logging
 
@@ -31,6 +31,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.jinja_env.add_extension("jinja2.ext.do")
     register_extensions(app)
     query_params.init_app(app)
+    fragments.init_app(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_commands(app)

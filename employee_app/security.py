@@ -69,14 +69,20 @@ def register_security_headers(app: Flask) -> None:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
+    defaults = list(SECURITY_HEADERS.items())
+    if hsts:
+        defaults.append(("Strict-Transport-Security", "max-age=31536000"))
+
     @app.after_request
     def set_headers(response):
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if hsts:
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        if request.endpoint != "static":
-            response.headers.setdefault("Cache-Control", "no-store")
+        # The names a view set itself, read once: werkzeug's setdefault builds
+        # an exception for each header it does not find.
+        present = {name.lower() for name in response.headers.keys()}
+        for name, value in defaults:
+            if name.lower() not in present:
+                response.headers.add(name, value)
+        if request.endpoint != "static" and "cache-control" not in present:
+            response.headers.add("Cache-Control", "no-store")
         return response
 
 
