@@ -13,7 +13,7 @@ import threading
 from flask import Flask, request
 from markupsafe import Markup
 
-MAX_KEPT = 5000  # distinct keys; then everything is dropped at once
+MAX_KEPT = 2000  # distinct keys (a few KB each); then everything is dropped at once
 
 _kept: dict[tuple, tuple[tuple, Markup]] = {}
 _lock = threading.Lock()
