@@ -21,8 +21,9 @@ What it does (everything on this machine, nothing left running afterwards):
    name-ordered list at page --page (a keyset cursor computed outside the
    timing), (d) the bare page; two extra searches: (e) a substring that
    matches nothing and (f) part of a common last name that sorts late; and
-   the list's other orders and counts: (g) the largest status filter, counted
-   exactly, (h) hire dates newest first, (i) IDs in natural order;
+   the list's other orders and counts: (g) the largest status filter (counted
+   up to 50,000, then PostgreSQL's estimate: "about 880,000"), (h) hire
+   dates newest first, (i) IDs in natural order;
 5. prints median / p95 and their ratios to the bare page, EXPLAIN ANALYZE of
    the queries behind (b), (c) and (e) to (i) (custom plan, and the generic
    plan that a prepared statement may switch to), the plans of any statement
@@ -134,7 +135,11 @@ class Admin:
         return self.role in roles
 
 
-app.jinja_env.globals.update(current_user=Admin(), csrf_token=lambda: "bare-page-token")
+# No bulk import is loading (the app reads that from a per-process cache).
+# kept_fragment renders its block every time: the baseline pays the whole
+# layout, as it did before the app kept its menu (employee_app/fragments.py).
+app.jinja_env.globals.update(current_user=Admin(), csrf_token=lambda: "bare-page-token", bulk_loading=lambda: None,
+                             kept_fragment=lambda *key, same=(), caller: caller())
 for endpoint, rule in ENDPOINTS.items():
     app.add_url_rule(rule, endpoint=endpoint, view_func=lambda **_: "")
 
@@ -604,7 +609,18 @@ def capture_queries(app, query) -> list[tuple[str, dict]]:
         finally:
             event.remove(engine, "before_cursor_execute", before)
             db.session.remove()
-    return [(s, p) for s, p in captured if "reltuples" not in s and s.strip() != "select pg_catalog.version()"]
+    # Not the app's own EXPLAIN (the estimate of a large filter's count).
+    return [(s, p) for s, p in captured if "reltuples" not in s and s.strip() != "select pg_catalog.version()"
+            and not s.lstrip().startswith("EXPLAIN")]
+
+
+def query_kind(statement: str) -> str:
+    """What a captured statement of the list is, for the printed plans."""
+    if 'WITH "window"' in statement:
+        return "window (rows in sort order, matches among them)"
+    if "WITH found" in statement:
+        return "all matches (trigram index), counted and sorted"
+    return "count" if "count(" in statement else "rows"
 
 
 def explain(pg_url: str, statement: str, parameters) -> tuple[list[str], list[str]]:
@@ -641,7 +657,7 @@ def plan_stability(bench, queries: dict, times: int) -> list[str]:
     the actual time of each distinct plan (EXPLAIN ANALYZE, once per plan)."""
     print(f"\nPlan stability: {times} x ANALYZE employees (a fresh random sample each time), "
           "then EXPLAIN of each search query (estimated matches in brackets):")
-    statements = {label: [(("count" if "count(" in st else "rows"), st, pa)
+    statements = {label: [(query_kind(st), st, pa)
                           for st, pa in capture_queries(bench.app, query) if "FROM employees" in st]
                   for label, query in queries.items()}
     tallies: dict[tuple[str, str], dict[str, list]] = {}
@@ -788,7 +804,7 @@ def run(args) -> None:
                   EmployeeQuery(q=rare_q, sort="name", per_page=PER_PAGE)),
             "f": (f"(f) search q={late_q} (late name)", app_session, f"/employees?q={late_q}",
                   EmployeeQuery(q=late_q, sort="name", per_page=PER_PAGE)),
-            "g": ("(g) status=active (exact count)", app_session, "/employees?status=active",
+            "g": ("(g) status=active (estimated count)", app_session, "/employees?status=active",
                   EmployeeQuery(status="active", per_page=PER_PAGE)),
             "h": ("(h) hire date, newest first", app_session, "/employees?sort=hire_date&dir=desc",
                   EmployeeQuery(sort="hire_date", descending=True, per_page=PER_PAGE)),
@@ -856,7 +872,7 @@ def run(args) -> None:
             for statement, parameters in capture_queries(bench.app, query):
                 if "FROM employees" not in statement:
                     continue
-                kind = "count" if "count(" in statement else "rows"
+                kind = query_kind(statement)
                 custom, generic = explain(bench.pg_url, statement, parameters)
                 for mode, lines in (("custom", custom), ("generic", generic)):
                     print(f"\n  {label} - {kind} query, {mode} plan:")

@@ -3,7 +3,7 @@ import os
 
 from flask import Flask
 
-from . import connections, observability, query_params, valkey_store
+from . import connections, fragments, observability, query_params, valkey_store
 from .config import config_from_env
 from .logs import configure_logging
 
@@ -32,6 +32,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     observability.init_app(app)  # request ids and metrics: first, so they see every other hook
     register_extensions(app)
     query_params.init_app(app)
+    fragments.init_app(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_commands(app)
@@ -40,10 +41,12 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 def register_extensions(app: Flask) -> None:
     from .extensions import csrf, db, login_manager, migrate
+    from .security import register_csrf_token_cache
 
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(app.root_path), "migrations"))
     csrf.init_app(app)
+    register_csrf_token_cache(app)
     login_manager.init_app(app)
     valkey_store.init_app(app)
     connections.init_app(app)

@@ -1,9 +1,11 @@
 """Authorization and response headers, in one place."""
 import hmac
+import threading
 from functools import wraps
 
-from flask import Flask, Response, abort, current_app, request
+from flask import Flask, Response, abort, current_app, g, request, session
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 
 from .extensions import login_manager
 
@@ -88,12 +90,55 @@ def register_security_headers(app: Flask) -> None:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
+    defaults = list(SECURITY_HEADERS.items())
+    if hsts:
+        defaults.append(("Strict-Transport-Security", "max-age=31536000"))
+
     @app.after_request
     def set_headers(response):
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if hsts:
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        if request.endpoint != "static":
-            response.headers.setdefault("Cache-Control", "no-store")
+        # The names a view set itself, read once: werkzeug's setdefault builds
+        # an exception for each header it does not find.
+        present = {name.lower() for name in response.headers.keys()}
+        for name, value in defaults:
+            if name.lower() not in present:
+                response.headers.add(name, value)
+        if request.endpoint != "static" and "cache-control" not in present:
+            response.headers.add("Cache-Control", "no-store")
         return response
+
+
+# --- the CSRF token in pages -------------------------------------------------
+
+MAX_SIGNED_TOKENS = 10_000  # sessions' tokens kept per process; then all are dropped at once
+_signed_tokens: dict[tuple, str] = {}
+_signed_lock = threading.Lock()
+
+
+def cached_csrf_token() -> str:
+    """Flask-WTF's csrf_token() for templates, signed once per session and
+    process instead of on every page (a JSON dump, zlib and an HMAC each
+    time: 5% of a list page under load). Only while tokens do not expire
+    (WTF_CSRF_TIME_LIMIT None, the app's setting): a token signed earlier
+    is then exactly as valid as a new one, and it is checked as before."""
+    config = current_app.config
+    field = config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    raw = session.get(field)
+    key = (current_app.secret_key, raw)
+    if config.get("WTF_CSRF_TIME_LIMIT", 3600) is None and isinstance(raw, str) and field not in g:
+        signed = _signed_tokens.get(key)
+        if signed is not None:
+            setattr(g, field, signed)  # what generate_csrf returns for the rest of the request
+    token = generate_csrf()
+    if config.get("WTF_CSRF_TIME_LIMIT", 3600) is None and session.get(field) == raw and isinstance(raw, str):
+        with _signed_lock:
+            if len(_signed_tokens) >= MAX_SIGNED_TOKENS:
+                _signed_tokens.clear()
+            _signed_tokens[key] = token
+    return token
+
+
+def register_csrf_token_cache(app: Flask) -> None:
+    """After CSRFProtect.init_app, which made generate_csrf the templates'
+    csrf_token() (a global and a context processor, which this one follows)."""
+    app.jinja_env.globals["csrf_token"] = cached_csrf_token
+    app.context_processor(lambda: {"csrf_token": cached_csrf_token})

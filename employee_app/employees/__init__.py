@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("employees", __name__, url_prefix="/employees")
 
-from . import views  # noqa: E402,F401  (routes attach themselves to bp)
+from . import list_chrome, views  # noqa: E402,F401  (routes and template globals attach themselves to bp)

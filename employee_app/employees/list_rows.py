@@ -4,15 +4,37 @@ people as cards (phones), written here instead of in a Jinja loop.
 The list page is the page loaded most, and its 50 people are shown twice,
 about 1,100 values in all. In Jinja each value cost a lookup, an escape and
 a Markup object of its own: the two loops were half of the page's time under
-load. Here each value is escaped once (markupsafe.escape, like Jinja's
-autoescape) and put everywhere it goes. employees/list.html places the
+load. Here a row's texts are escaped once, and only when one of them holds
+a character markup would read (as markupsafe.escape and Jinja's autoescape
+write it), and put everywhere they go. employees/list.html places the
 results and keeps everything else on the page; the markup is the one its
 loops wrote.
 """
-from markupsafe import Markup, escape
+import re
+
+from markupsafe import Markup
+
+
+def escape(value) -> str:
+    """The text as markupsafe.escape writes it (the same five entities), as a
+    plain str: about three times faster for the short values of a row, as no
+    Markup object is made per value."""
+    return (str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace('"', "&#34;").replace("'", "&#39;"))
+
+
+# A row whose texts hold none of these is written as it is: one search per
+# row instead of an escape per value (most names and addresses need none).
+MARKUP_CHARS_RE = re.compile(r"[&<>\"']")
 
 # The status as people read it; an unknown status is shown as stored.
 STATUS_WORDS = {"active": "active", "on_leave": "on leave", "terminated": "terminated"}
+BADGES = {status: f'<span class="badge status-{status}">{words}</span>' for status, words in STATUS_WORDS.items()}
+
+
+def _badge(status: str) -> str:
+    return BADGES.get(status) or (f'<span class="badge status-{escape(status)}">'
+                                  f'{escape(status.replace("_", " "))}</span>')
 
 
 def render(rows, *, selectable: bool) -> tuple[Markup, Markup]:
@@ -21,24 +43,25 @@ def render(rows, *, selectable: bool) -> tuple[Markup, Markup]:
     row for the bulk form (admins)."""
     table, cards = [], []
     for href, employee in rows:
-        href = escape(href)
-        employee_id = escape(employee.employee_id)
-        name = f"{escape(employee.last_name)}, {escape(employee.first_name)}"
-        local, at, domain = (employee.email or "").partition("@")
-        department = escape(employee.department_name or "")
-        status = escape(employee.status)
-        badge = (f'<span class="badge status-{status}">'
-                 f'{STATUS_WORDS.get(employee.status) or escape(employee.status.replace("_", " "))}</span>')
+        texts = (href, employee.employee_id, employee.last_name, employee.first_name, employee.email or "",
+                 employee.department_name or "", employee.job_title or "")
+        if MARKUP_CHARS_RE.search("".join(texts)):
+            texts = tuple(escape(text) for text in texts)
+        href, employee_id, last_name, first_name, email, department, job_title = texts
+        name = f"{last_name}, {first_name}"
+        local, at, domain = email.partition("@")  # escaping leaves "@" as it is
+        hire_date = employee.hire_date.isoformat() if employee.hire_date else ""
+        badge = _badge(employee.status)
         checkbox = (f'<td><input type="checkbox" name="ids" value="{employee_id}" form="bulk-form" '
                     f'aria-label="Select {employee_id}" data-select-row></td>') if selectable else ""
         table.append(
             f'<tr>{checkbox}\n'
             f'  <td><a href="{href}">{employee_id}</a></td>\n'
             f'  <td>{name}</td>\n'
-            f'  <td class="email">{escape(local)}{at}<wbr>{escape(domain)}</td>\n'
+            f'  <td class="email">{local}{at}<wbr>{domain}</td>\n'
             f'  <td>{department}</td>\n'
-            f'  <td>{escape(employee.job_title or "")}</td>\n'
-            f'  <td class="nowrap">{escape(employee.hire_date or "")}</td>\n'
+            f'  <td>{job_title}</td>\n'
+            f'  <td class="nowrap">{hire_date}</td>\n'
             f'  <td>{badge}</td>\n'
             f'</tr>\n')
         cards.append(

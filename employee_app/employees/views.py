@@ -1,3 +1,5 @@
+import re
+
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
@@ -36,7 +38,8 @@ def list_state() -> dict:
     """The list page's own parameters in this request, as sent (only those
     names; url_for encodes the values, and the list checks them when the
     link is followed)."""
-    return {name: request.args[name] for name in LIST_STATE if request.args.get(name)}
+    args = request.args
+    return {name: args[name] for name in LIST_STATE if name in args and args[name]}
 
 
 @bp.route("")
@@ -64,6 +67,7 @@ def index():
 
 
 RECORD_ID_MARKER = "RECORD-ID"  # kept as it is by URL quoting
+URL_SAFE_ID_RE = re.compile(r"[A-Za-z0-9._-]+")
 
 
 def record_url(state: dict):
@@ -74,7 +78,10 @@ def record_url(state: dict):
     url = url_for(".show", employee_id=RECORD_ID_MARKER, **state)
     before, _, after = url.partition(RECORD_ID_MARKER)  # the path comes first, so its marker does
     to_url = current_app.url_map.converters["default"](current_app.url_map).to_url
-    return lambda employee_id: before + to_url(employee_id) + after
+    # An ID as the rules write it (EMPLOYEE_ID_RE) is all characters URL
+    # quoting keeps: no quoting needed, which was 50 calls per page.
+    return lambda employee_id: before + (employee_id if URL_SAFE_ID_RE.fullmatch(employee_id)
+                                         else to_url(employee_id)) + after
 
 
 

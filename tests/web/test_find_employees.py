@@ -3,6 +3,7 @@ few thousand rows loaded with COPY; exact filter counts; the list's state
 carried to a record and back; bulk actions seen from the list; the empty app."""
 import random
 import re
+import time
 from datetime import date, timedelta
 from html import unescape
 from urllib.parse import parse_qs, urlsplit
@@ -284,6 +285,26 @@ def test_department_and_status_filters_count_exactly_past_a_thousand(login, many
     assert count_on(viewer.get("/employees", params={"q": "smith"})) == "Showing 1–50 of more than 1,000 matches"
 
 
+def test_a_very_large_filter_shows_an_estimate_and_says_so(login, pg):
+    """Past FILTER_COUNT_CAP (50,000) rows a filter is not counted row by
+    row: the page says "about" and PostgreSQL's estimate, to two significant
+    digits; below it the count stays exact."""
+    from employee_app.services.employees import FILTER_COUNT_CAP
+
+    pg.execute("""
+        INSERT INTO employees (employee_id, first_name, last_name, status)
+        SELECT 'Q' || n, 'Ada', 'Smith', CASE WHEN n <= 55000 THEN 'active' ELSE 'on_leave' END
+        FROM generate_series(1, 60000) AS n""")
+    pg.execute("VACUUM ANALYZE employees")
+    assert FILTER_COUNT_CAP < 55_000
+    viewer = login("viewer")
+    shown = count_on(viewer.get("/employees", params={"status": "active"}))
+    match = re.fullmatch(r"Showing 1–50 of about (\d+),000 employees", shown)
+    assert match, shown
+    assert 52 <= int(match.group(1)) <= 58, shown  # ANALYZE samples 30,000 of the 60,000 rows
+    assert count_on(viewer.get("/employees", params={"status": "on_leave"})) == "Showing 1–50 of 5,000 employees"
+
+
 def test_showing_which_rows_page_by_page_and_back(login, many):
     viewer = login("viewer")
     params = {"department": many["sales"], "sort": "employee_id"}
@@ -369,6 +390,32 @@ def test_the_bulk_panel_shows_only_with_rows_to_select(login, many):
     empty = admin.get("/employees", params={"q": "nobody-by-this-name"}).text
     assert 'id="bulk-form"' not in empty and 'name="ids"' not in empty
     assert count_on_text(empty) == "No employees match." and "Clear filters" in empty
+
+
+def test_the_kept_filters_sort_links_and_headers_follow_the_role_search_and_departments(login, many, pg):
+    """The page's chrome is rendered once per list parameters and kept
+    (employees/list_chrome.py): what one person saw is never what another
+    role, another search or a renamed department shows."""
+    admin, viewer = login("admin"), login("viewer")
+    params = {"q": "smith", "sort": "hire_date"}
+    for _ in range(2):  # the second round is answered from what the first kept
+        as_admin = admin.get("/employees", params=params).text
+        as_viewer = viewer.get("/employees", params=params).text
+        assert 'id="select-all"' in as_admin and 'id="select-all"' not in as_viewer
+        for page in (as_admin, as_viewer):
+            assert 'value="smith"' in page  # the search box
+            assert 'href="/employees?q=smith&amp;sort=hire_date&amp;dir=desc"' in page  # sorted ascending now
+            assert 'aria-sort="ascending"' in page
+    other = viewer.get("/employees", params={"q": "ada"}).text
+    assert 'value="ada"' in other and 'href="/employees?q=ada&amp;sort=employee_id&amp;dir=asc"' in other
+    # A department renamed by hand (as an import would) shows within the
+    # short caches' 5 seconds, in the filter and in the bulk form's list.
+    pg.execute("UPDATE departments SET name = 'Platform' WHERE id = %s", (many["engineering"],))
+    deadline = time.monotonic() + 10
+    while ">Platform</option>" not in (page := admin.get("/employees", params=params).text):
+        assert time.monotonic() < deadline, "the renamed department never showed"
+        time.sleep(0.5)
+    assert '<option value="Platform">' in page
 
 
 @pytest.mark.parametrize("role, says, links", [
