@@ -548,7 +548,7 @@ class PhaseTimers:
     batch, so the overhead is negligible). Only in this process, for (b);
     nothing is changed on disk."""
 
-    METHODS = ("run", "_run_batch", "_validate", "_flagged_by_valkey", "_copy_direct", "_insert",
+    METHODS = ("run", "_run_batch", "_validate", "_flagged_by_valkey", "_copy_lines", "_copy_direct", "_insert",
                "_resolve_entries", "_explain_conflicts", "_store_rejections")
 
     def __init__(self):
@@ -656,6 +656,7 @@ class PhaseTimers:
             ("reading the file: csv.reader + batching (run - batches)", minus(run, batches)),
             ("_validate (mapped_record + clean_employee, per row)", get("_validate")),
             ("_flagged_by_valkey (SMISMEMBER)", get("_flagged_by_valkey")),
+            ("_copy_lines: the rows' COPY text (reader thread; main thread for new entries)", get("_copy_lines")),
             ("_copy_direct: COPY straight into employees", direct),
             ("_insert: TRUNCATE + COPY into staging (rows built in Python)", minus(insert, statement)),
             ("_insert: INSERT ... ON CONFLICT statement", statement),

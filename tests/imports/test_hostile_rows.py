@@ -71,6 +71,30 @@ def test_a_row_postgresql_refuses_is_rejected_alone_and_its_values_stay_out_of_t
     assert "zed.secret" not in log and "Zedsecret" not in log
 
 
+def test_departments_first_named_around_a_refused_row_are_the_ones_each_row_named(login, pg, start_worker):
+    # The reader thread writes each row's COPY line with the department ids
+    # it knows, a batch or two ahead; a batch split around a refused row
+    # forgets the ids it met, and later batches name departments not met
+    # yet: every stored row must still have its own department.
+    pg.execute("ALTER TABLE employees ADD CONSTRAINT ck_test_no_zed CHECK (last_name <> 'Zedsecret')")
+    try:
+        start_worker()
+        hr = login("hr")
+        departments = {1: "Sales", 2: "Research", 3: "Legal", 4: "Research"}  # by 5,000-row batch
+
+        def department(n: int) -> str:
+            return departments[(n - 1) // 5_000 + 1] if n % 3 else "Sales"
+        rows = [HEADER + ["department"]] + [row + [department(n)] for n, row in enumerate(good_rows(17_000), 1)]
+        rows[7_777] = ["Z1", "Ada", "Zedsecret", "zed.secret@example.com", "Research"]
+        import_id, result = run_upload(hr, pg, csv_bytes(rows))
+    finally:
+        pg.execute("ALTER TABLE employees DROP CONSTRAINT ck_test_no_zed")
+    assert (result["status"], result["inserted"], result["invalid"]) == ("done", 16_999, 1)
+    stored = dict(pg.execute("SELECT e.employee_id, d.name FROM employees e JOIN departments d"
+                             " ON d.id = e.department_id").fetchall())
+    assert stored == {row[0]: row[4] for row in rows[1:] if row[0] != "Z1"}
+
+
 def test_rejected_csv_guards_the_files_own_header_against_formulas(login, pg, worker):
     hr = login("hr")
     # Each header still names its field (punctuation is ignored), so the file

@@ -28,6 +28,7 @@ import gc
 import json
 import logging
 import queue
+import sys
 import threading
 import time
 from collections import deque
@@ -131,6 +132,11 @@ class Batch:
     # one holds: explained from PostgreSQL before the rest is written.
     flagged: set[int] = field(default_factory=set)
     vouched: bool = False  # Valkey answered, with its sets ready: the unflagged rows are new
+    # Each valid row's line of DIRECT_COPY_SQL, by row number, built in the
+    # reader thread for the rows whose list entries were known then (at
+    # entries_epoch): the main thread only joins them.
+    lines: dict[int, str] = field(default_factory=dict)
+    entries_epoch: int = -1
 
 
 class ImportRunner:
@@ -151,6 +157,9 @@ class ImportRunner:
         # Each list's codes met so far: lower-cased code -> (id, name). Entries
         # that existed before the import: a rollback never undoes them.
         self.entry_codes: dict[str, dict[str, tuple[int, str]]] = {kind.table: {} for kind in lists.KINDS}
+        # Bumped when entry_ids is cleared (a rollback): lines a batch built
+        # with ids from before may name entries that are gone.
+        self.entries_epoch = 0
         # Whether the file gives any list entry by its code (most files do not).
         self.codes = any(target in CODE_TARGETS for target in settings.mapping)
         self.store = get_store()
@@ -170,7 +179,7 @@ class ImportRunner:
         # Reading and validating (pure Python) run a batch ahead in a thread,
         # while this thread waits for PostgreSQL, which releases the GIL:
         # on two cores the import's Python and SQL then overlap.
-        with fewer_collections():
+        with fewer_collections(), prompt_switches():
             for batch in prefetched(self._validated_batches(), depth=PREFETCH_DEPTH):
                 self._run_batch(batch)
         log.info("import %s: %d batches copied straight in, %d through the staging table",
@@ -205,6 +214,9 @@ class ImportRunner:
             batch.flagged.update(row[0] for row, employee_id, email in zip(batch.valid, ids, emails)
                                  if employee_id in repeated or (email and email in repeated))
         self.recent.append(keys)
+        if not self.codes:
+            batch.entries_epoch = self.entries_epoch
+            batch.lines = self._copy_lines(batch.valid)
         return batch
 
     def _data_rows(self):
@@ -313,7 +325,7 @@ class ImportRunner:
 
         inserted_rows, refused = set(), []
         if to_stage:
-            copied = self._copy_direct(to_stage) if batch.vouched else None
+            copied = self._copy_direct(to_stage, batch) if batch.vouched else None
             if copied is not None:
                 inserted_rows = copied
                 self.direct_copies += 1
@@ -373,15 +385,15 @@ class ImportRunner:
         return {row[0] for row, id_hit, email_hit in zip(rows, id_hits, email_hits)
                 if id_hit or (email_hit and row[1]["email"])}, True
 
-    def _copy_direct(self, rows) -> set[int] | None:
+    def _copy_direct(self, rows, batch: Batch) -> set[int] | None:
         """COPY the rows straight into employees: the row numbers stored, or
         None (nothing stored) if PostgreSQL refused the COPY: a row someone
         stored since Valkey answered, or a value a constraint refuses. The
         caller then takes the staging table's way, which finds them."""
-        data = None if self.codes else self._copy_text(rows)
+        data = self._prepared_text(rows, batch)
         if data is None:  # a list entry not met before (or codes): look them up, add the new ones
             self._resolve_entries(rows)
-            data = self._copy_text(rows, resolved=True)
+            data = "".join(self._copy_lines(rows, resolved=True).values())
         self.conn.execute("SAVEPOINT direct")
         try:
             with self.conn.cursor().copy(DIRECT_COPY_SQL) as copy:
@@ -396,28 +408,42 @@ class ImportRunner:
         self.remembered += [(values["employee_id"], values["email"]) for _, values, _ in rows]
         return {row[0] for row in rows}
 
-    def _copy_text(self, rows, resolved: bool = False) -> str | None:
-        """The rows in COPY's text format, for DIRECT_COPY_SQL: built with a
-        join per row (psycopg's write_row costs several times more per row,
-        and this is the main thread's share of the import's Python). A row
-        with a backslash, tab or line break in a value is escaped value by
-        value. Unless resolved, None if a row names a department or job not
-        met before (_resolve_entries first, then)."""
+    def _prepared_text(self, rows, batch: Batch) -> str | None:
+        """The rows' COPY text from the lines the reader thread built, or
+        None if one is missing (its department or job was not met then) or
+        the ids they hold may be gone (a rollback since)."""
+        if self.codes or batch.entries_epoch != self.entries_epoch:
+            return None
+        lines = batch.lines
+        try:
+            return "".join([lines[row[0]] for row in rows])
+        except KeyError:
+            return None
+
+    def _copy_lines(self, rows, resolved: bool = False) -> dict[int, str]:
+        """Row number -> the row's line in COPY's text format, for
+        DIRECT_COPY_SQL: built with a join per row (psycopg's write_row
+        costs several times more per row). A row with a backslash, tab or
+        line break in a value is escaped value by value. Unless resolved,
+        a row that names a department or job not met before is left out
+        (_resolve_entries first, then). Runs in the reader thread too:
+        its share of the import's Python, off the thread that waits for
+        PostgreSQL."""
         import_id = self.settings.import_id
         row_values = self._row_values if self.codes else self._named_row_values()
-        lines = []
+        lines = {}
         for number, values, _ in rows:
             fields = row_values(values)
             if not resolved and ((fields[5] is None and values["department"])
                                  or (fields[6] is None and values["job_title"])):
-                return None
+                continue
             line = "\t".join([_NULL if f is None else f if type(f) is str else str(f) for f in fields])
             # Only the NULLs' backslashes, and no tab but the separators.
             if line.count("\\") != fields.count(None) or line.count("\t") != _LAST_FIELD \
                     or "\n" in line or "\r" in line:
                 line = "\t".join([_NULL if f is None else _escaped(str(f)) for f in fields])
-            lines.append(f"{line}\t{import_id}\t{number}\n")
-        return "".join(lines)
+            lines[number] = f"{line}\t{import_id}\t{number}\n"
+        return lines
 
     def _named_row_values(self):
         """_row_values for files that give no code (the common case), its
@@ -559,6 +585,7 @@ class ImportRunner:
 
     def _forget_entries(self) -> None:
         """After a rollback: entries created in it are gone (they are looked up again)."""
+        self.entries_epoch += 1
         for known in self.entry_ids.values():
             known.clear()
 
@@ -729,6 +756,23 @@ def fewer_collections(threshold: int = 100_000):
         yield
     finally:
         gc.set_threshold(*old)
+
+
+@contextmanager
+def prompt_switches(interval: float = 0.001):
+    """The main thread spends most of an import waiting for PostgreSQL; each
+    time an answer comes back it needs the GIL, which the reader thread
+    (busy validating) gives up only after sys.getswitchinterval(), 5 ms by
+    default. Some twenty waits a batch, at up to 5 ms each, leave
+    PostgreSQL idle for up to 0.1 s of every batch: while an import runs,
+    the reader lets go after `interval` instead. (Process-wide, like the
+    collector's threshold: an import runs in a work horse of its own.)"""
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(interval)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(old)
 
 
 def prefetched(items, depth: int):
