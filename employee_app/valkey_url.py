@@ -126,7 +126,7 @@ def valkey_client(url: str, **options):
     import valkey
     import valkey.sentinel
 
-    return _client(url, valkey.Valkey, valkey.sentinel.Sentinel, url, options)
+    return _client(url, valkey.Valkey, valkey.sentinel, url, options)
 
 
 def redis_client(url: str, **options):
@@ -137,10 +137,10 @@ def redis_client(url: str, **options):
 
     scheme, _, rest = url.partition("://")
     plain = {"valkey": "redis", "valkeys": "rediss"}.get(scheme.lower(), scheme) + "://" + rest
-    return _client(url, redis.Redis, redis.sentinel.Sentinel, plain, options)
+    return _client(url, redis.Redis, redis.sentinel, plain, options)
 
 
-def _client(url: str, client_class, sentinel_class, plain_url: str, options: dict):
+def _client(url: str, client_class, sentinel_module, plain_url: str, options: dict):
     target = parse(url)
     if not isinstance(target, SentinelTarget):
         return client_class.from_url(plain_url, **options)
@@ -151,7 +151,21 @@ def _client(url: str, client_class, sentinel_class, plain_url: str, options: dic
         sentinel_options["username"] = target.sentinel_username
     if target.sentinel_password:
         sentinel_options["password"] = target.sentinel_password
-    sentinel = sentinel_class(list(target.sentinels), sentinel_kwargs=sentinel_options)
+    sentinel = sentinel_module.Sentinel(list(target.sentinels), sentinel_kwargs=sentinel_options)
     # master_for's client class is the library's own (Valkey, Redis) by default.
-    return sentinel.master_for(target.service, db=target.db, username=target.username,
-                               password=target.password, **options)
+    return sentinel.master_for(target.service, db=target.db, username=target.username, password=target.password,
+                               connection_class=_dropped_when_interrupted(sentinel_module.SentinelManagedConnection),
+                               **options)
+
+
+def _dropped_when_interrupted(managed_connection):
+    """The library's Sentinel connection, closed when a read is interrupted,
+    as its plain connections are. Its read_response keeps the connection by
+    default, so the pool hands the next command the reply of the interrupted
+    one: RQ's warm shutdown interrupts a BLPOP, and the worker then hung on
+    its last write (redis-py pull request #4292; valkey-py has the same code).
+    PubSub passes its own value and is unaffected."""
+    class Connection(managed_connection):
+        def read_response(self, *args, disconnect_on_error=True, **kwargs):
+            return super().read_response(*args, disconnect_on_error=disconnect_on_error, **kwargs)
+    return Connection

@@ -5,6 +5,8 @@ Real servers: the suite's valkey-server binary also runs as a Sentinel
 (--sentinel), watching the suite's Valkey, or a primary and its replica
 started here for the failover.
 """
+import os
+import signal
 import subprocess
 
 import pytest
@@ -20,6 +22,7 @@ from employee_app.valkey_url import ValkeyUrlError
 
 from ..conftest import gunicorn_serving
 from ..helpers import PASSWORD, HttpClient, employee, wait_for
+from ..imports.conftest import csv_bytes, run_upload, start_worker  # noqa: F401  (start_worker: a fixture)
 
 SERVICE = "employee-app"
 
@@ -86,7 +89,9 @@ def test_both_clients_built_from_a_sentinel_url_reach_the_primary(app, sentinel,
     assert valkey.get("sentinel-check:queue") == "from redis-py"
 
 
-def test_the_duplicate_guard_works_through_a_sentinel(app_env, sentinel, make_user, valkey):
+def test_the_app_and_a_worker_behind_a_sentinel_refuse_duplicates(app_env, sentinel, make_user, start_worker,
+                                                                    pg, valkey):
+    worker = start_worker(VALKEY_URL=sentinel.url())
     make_user("hr-sentinel", "hr")
     with gunicorn_serving(dict(app_env, VALKEY_URL=sentinel.url())) as base_url:
         client = HttpClient(base_url)
@@ -95,7 +100,16 @@ def test_the_duplicate_guard_works_through_a_sentinel(app_env, sentinel, make_us
         again = client.submit("/employees/new", employee("S-1001", first_name="Grace"))
         assert again.status_code == 409
         assert client.get("/readyz").json()["valkey"] == "ok"
-    assert valkey.sismember(IDS_KEY, "S-1001")
+        # An import queued through the Sentinel URL, taken by a worker that
+        # found the queue through it too: the known ID is refused as a duplicate.
+        rows = [["employee_id", "first_name", "last_name"], ["S-1001", "Ada", "Again"], ["S-1002", "Alan", "Turing"]]
+        _, result = run_upload(client, pg, csv_bytes(rows))
+    assert (result["status"], result["inserted"], result["duplicates"]) == ("done", 1, 1), result
+    assert valkey.sismember(IDS_KEY, "S-1001") and valkey.sismember(IDS_KEY, "S-1002")
+    # A warm shutdown interrupts the worker's wait for the next job; it
+    # still exits at once (valkey_url._dropped_when_interrupted), as on a plain URL.
+    os.killpg(worker.process.pid, signal.SIGTERM)
+    assert worker.process.wait(5) == 0, worker.output()[-2000:]
 
 
 def test_the_guard_follows_a_failover_without_a_restart(app_env, make_user, tmp_path):
