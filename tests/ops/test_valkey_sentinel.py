@@ -112,10 +112,12 @@ def test_the_app_and_a_worker_behind_a_sentinel_refuse_duplicates(app_env, senti
     assert worker.process.wait(5) == 0, worker.output()[-2000:]
 
 
-def test_the_guard_follows_a_failover_without_a_restart(app_env, make_user, tmp_path):
+def test_the_guard_and_a_worker_follow_a_failover_without_a_restart(app_env, make_user, start_worker, pg,
+                                                                     tmp_path):
     """A primary and its replica watched by a Sentinel; the primary stops,
     the Sentinel promotes the replica, and the running app writes its index
-    to the new primary and keeps refusing duplicates."""
+    to the new primary and keeps refusing duplicates; the running worker
+    takes an import queued on the new primary."""
     primary = EmbeddedValkey(tmp_path / "primary", persist=False).start()
     replica = EmbeddedValkey(tmp_path / "replica", persist=False).start()
     watching = None
@@ -125,6 +127,7 @@ def test_the_guard_follows_a_failover_without_a_restart(app_env, make_user, tmp_
         wait_for(lambda: replica_client.info("replication").get("master_link_status") == "up", timeout=15)
         watching = Sentinel(tmp_path / "sentinel", primary.port).start()
         make_user("hr-failover", "hr")
+        worker = start_worker(VALKEY_URL=watching.url())
         with gunicorn_serving(dict(app_env, VALKEY_URL=watching.url())) as base_url:
             client = HttpClient(base_url)
             client.login("hr-failover", PASSWORD)
@@ -150,6 +153,11 @@ def test_the_guard_follows_a_failover_without_a_restart(app_env, make_user, tmp_
             assert client.submit("/employees/new", employee("F-2", first_name="Grace")).status_code == 409
             assert client.submit("/employees/new", employee("F-1", first_name="Grace")).status_code == 409
             assert client.get("/readyz").json()["valkey"] == "ok"
+            rows = [["employee_id", "first_name", "last_name"], ["F-2", "Ada", "Again"], ["F-3", "Alan", "Turing"]]
+            _, result = run_upload(client, pg, csv_bytes(rows))
+            assert (result["status"], result["inserted"], result["duplicates"]) == ("done", 1, 1), \
+                (result, worker.output()[-3000:])
+            assert replica_client.sismember(IDS_KEY, "F-3")
     finally:
         if watching:
             watching.stop()
