@@ -51,8 +51,9 @@ def parse(url: str) -> str | SentinelTarget:
         raise ValkeyUrlError("it is empty or holds control characters (a NUL byte, a line break)")
     scheme, separator, rest = url.partition("://")
     scheme = scheme.lower()
-    if not separator or scheme not in PLAIN_SCHEMES + SENTINEL_SCHEMES:
-        raise ValkeyUrlError("its scheme is not one of " + ", ".join(s + "://" for s in PLAIN_SCHEMES + SENTINEL_SCHEMES))
+    schemes = PLAIN_SCHEMES + SENTINEL_SCHEMES
+    if not separator or scheme not in schemes:
+        raise ValkeyUrlError("its scheme is not one of " + ", ".join(name + "://" for name in schemes))
     if scheme in PLAIN_SCHEMES:
         _check_plain(url, scheme)
         return url
