@@ -5,6 +5,8 @@ Every setting has a documented default except SECRET_KEY, which must be set
 """
 import os
 
+from . import valkey_url
+
 DEFAULT_DATABASE_URL = "postgresql://localhost/employee_app"
 DEFAULT_VALKEY_URL = "valkey://localhost:6379/0"
 
@@ -42,7 +44,8 @@ def config_from_env(env=os.environ) -> dict:
         # not after the operating system's TCP timeout.
         "SQLALCHEMY_ENGINE_OPTIONS": {"hide_parameters": True, "connect_args": {
             "connect_timeout": int(env.get("DATABASE_CONNECT_TIMEOUT", "5"))}},
-        "VALKEY_URL": env.get("VALKEY_URL", DEFAULT_VALKEY_URL),
+        # A plain or a Sentinel URL (valkey_url.py); one that cannot work stops the start.
+        "VALKEY_URL": valkey_url.checked(env.get("VALKEY_URL", DEFAULT_VALKEY_URL)),
         # Seconds a Valkey call may take before the guard falls back to PostgreSQL.
         "VALKEY_TIMEOUT": float(env.get("VALKEY_TIMEOUT", "0.5")),
         # Seconds each bulk write of a rebuild of the Valkey sets may take.

@@ -12,6 +12,7 @@ import valkey
 from flask import Flask, current_app
 
 from . import metrics
+from .valkey_url import valkey_client
 
 log = logging.getLogger(__name__)
 # Any error from Valkey sends the caller to PostgreSQL alone: down, hung,
@@ -26,7 +27,7 @@ class ValkeyUnavailable(Exception):
 class ValkeyStore:
     def __init__(self, url: str, timeout: float, rebuild_timeout: float = 30.0, retry_after: float = 1.0):
         self.url = url
-        self.client = valkey.Valkey.from_url(
+        self.client = valkey_client(
             url,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
@@ -46,7 +47,7 @@ class ValkeyStore:
     def rebuild_client(self):
         """A client for rebuilds: bulk writes get their own, longer timeout."""
         if self._rebuild_client is None:
-            self._rebuild_client = valkey.Valkey.from_url(
+            self._rebuild_client = valkey_client(
                 self.url, socket_timeout=self.rebuild_timeout, socket_connect_timeout=self.rebuild_timeout,
                 decode_responses=True)
         return self._rebuild_client

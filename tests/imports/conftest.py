@@ -57,11 +57,12 @@ class Worker:
 @pytest.fixture
 def start_worker(app_env, tmp_path, request):
     """start_worker(**env): a worker with the app's environment, plus env
-    (e.g. IMPORT_BULK_MIN_ROWS="1000" for bulk loads of small files)."""
+    (e.g. IMPORT_BULK_MIN_ROWS="1000" for bulk loads of small files, or
+    another VALKEY_URL): env wins over the app's."""
     workers = []
 
     def start(**env) -> Worker:
-        worker = Worker(dict(os.environ, **app_env, **env), tmp_path / f"worker-{len(workers) + 1}.log").start()
+        worker = Worker({**os.environ, **app_env, **env}, tmp_path / f"worker-{len(workers) + 1}.log").start()
         workers.append(worker)
         return worker
     yield start

@@ -257,15 +257,15 @@ def queue_connection(url: str | None = None, *, timeout: float | None = None):
     """RQ's connection to Valkey. The web app passes VALKEY_TIMEOUT and no
     retries, so that queueing an import never outlasts a hung Valkey; the
     worker's blocking dequeue sets its own timeouts."""
-    from redis import Redis
     from redis.retry import Retry
     from redis.backoff import NoBackoff
 
+    from ...valkey_url import redis_client
+
     url = url or current_app.config["VALKEY_URL"]
-    url = "redis://" + url.split("://", 1)[1] if url.startswith("valkey://") else url
     if timeout is None:
-        return Redis.from_url(url)
-    return Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0))
+        return redis_client(url)
+    return redis_client(url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0))
 
 
 def get_queue(url: str | None = None, *, timeout: float | None = None):
