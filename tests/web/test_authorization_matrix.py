@@ -48,10 +48,11 @@ def samples(app, login, make_user):
     assert admin.submit("/employees/new", employee("E9001")).status_code == 303
     make_user("matrix-target", "viewer")
     with app.app_context():
-        from employee_app.services import users
+        from employee_app.services import api_tokens, users
         from employee_app.services.importer import jobs
 
         target_id = next(u.id for u in users.list_users() if u.username == "matrix-target")
+        token_id = api_tokens.create_token(target_id, "matrix")[0].id
         job = jobs.create_import(io.BytesIO(b"employee_id,first_name,last_name\nE9002,Ada,Byron\n"),
                                  "matrix.csv", mode="valid_rows", on_existing="skip", user=None, queue=False)
         import_id = job.id
@@ -62,6 +63,7 @@ def samples(app, login, make_user):
         "id": target_id,
         "filename": "css/app.css",  # static
         "entry_id": 1,  # E9001's department and job: the first entry of each list
+        "token_id": token_id,  # matrix-target's API token
     }
 
 
