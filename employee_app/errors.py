@@ -30,11 +30,13 @@ MESSAGES = {
 API_PREFIX = "/api/"
 
 
-def json_problem(status: int, message: str, *, errors: dict | None = None, headers: dict | None = None):
+def json_problem(status: int, message: str, *, errors: dict | None = None, headers: dict | None = None,
+                 extra: dict | None = None):
     """An error answer of the API: JSON, whatever went wrong (docs/api.md)."""
     body = {"status": status, "message": message}
     if errors is not None:
         body["errors"] = errors
+    body.update(extra or {})
     response = jsonify(body)
     response.status_code = status
     response.headers.update(headers or {})
@@ -65,6 +67,8 @@ def register_error_handlers(app: Flask) -> None:
         if error.code == 413:
             limit = current_app.config["MAX_IMPORT_BYTES"] // (1024 * 1024)
             message = f"The file is larger than the limit of {limit} MB. Split it into smaller files."
+            if _for_api():
+                message = "The body is larger than the API's limit."
         if _for_api():
             headers = {"Allow": ", ".join(error.valid_methods)} if getattr(error, "valid_methods", None) else None
             return json_problem(error.code, message, headers=headers)

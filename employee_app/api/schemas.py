@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..models import STATUSES
+from ..models import EMPLOYMENT_TYPES, STATUSES
 from ..query_params import UNTYPED_RE
 from ..services.employees import MAX_SEARCH_LENGTH, SORTS
 from ..services.pagination import INTEGER_MAX
@@ -83,3 +83,33 @@ class Problem(BaseModel):
     status: int
     message: str
     errors: dict[str, str] | None = None
+
+
+class NewEmployee(BaseModel):
+    """POST /employees: the form's fields as text, each optional here. The
+    JSON is only shaped; services/employee_rules.clean_employee judges the
+    values (the form's very rules and messages)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    employee_id: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    department: str | None = None
+    job_title: str | None = None
+    employment_type: str | None = Field(None, description="One of: " + ", ".join(EMPLOYMENT_TYPES))
+    location: str | None = None
+    hire_date: str | None = Field(None, description="YYYY-MM-DD")
+    status: str | None = Field(None, description="One of: " + ", ".join(STATUSES) + "; active when left out.")
+    termination_date: str | None = Field(None, description="YYYY-MM-DD")
+
+
+class Duplicate(BaseModel):
+    """409: which values are taken, and by which record."""
+
+    status: int
+    message: str
+    errors: dict[str, str]
+    existing: dict[str, str] = Field(description="Per field, the URL of the record that holds the value.")

@@ -8,6 +8,7 @@ from spectree import Response, SpecTree
 from ..errors import json_problem
 from ..security import public
 from ..services import api_tokens, employees
+from ..services.errors import DuplicateError, InvalidInput
 from . import bp, schemas
 
 ANY_ROLE = ("admin", "hr", "viewer")
@@ -32,6 +33,17 @@ spec = SpecTree("flask", mode="strict", title="employee_app API", version="1",
                 naming_strategy=lambda model: model.__name__,
                 security_schemes=[{"name": "bearer", "data": {"type": "http", "scheme": "bearer"}}],
                 security={"bearer": []})
+
+
+# A record is a few hundred bytes; the batch of 1,000 (next) stays far below this.
+MAX_BODY_BYTES = 2 * 1024 * 1024
+
+
+@bp.before_request
+def limit_body() -> None:
+    """Bodies under /api/v1 are JSON records, never the import's large files:
+    a larger one is refused (413) while it is read."""
+    request.max_content_length = MAX_BODY_BYTES
 
 
 def _token_user():
@@ -122,11 +134,48 @@ def employee(employee_id: str):
     headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
     if etag in request.headers.get("If-None-Match", ""):
         return "", 304, headers
+    return _record(found), 200, headers
+
+
+def _record(found) -> dict:
     body = {name: _iso(getattr(found, name)) for name in employees.STORED_FIELDS}
     body.update(department=found.department.name if found.department else None, job_title=found.job_title,
                 created_at=_iso(found.created_at), updated_at=_iso(found.updated_at),
                 url=_employee_url(found.employee_id))
-    return body, 200, headers
+    return body
+
+
+@bp.post("/employees")
+@token_access("admin", "hr")
+@spec.validate(json=schemas.NewEmployee,
+               resp=Response(HTTP_201=schemas.Employee, HTTP_400=schemas.Problem, HTTP_409=schemas.Duplicate,
+                             HTTP_413=schemas.Problem, HTTP_415=schemas.Problem))
+def create_employee():
+    """Add one employee: the add form's rules, duplicate guard and audit entry."""
+    if not request.is_json:
+        return json_problem(415, "Send the record as JSON (Content-Type: application/json).")
+    if request.get_json(silent=True) is None:
+        return json_problem(400, "The body is not valid JSON.")
+    try:
+        created = employees.create_employee(request.context.json.model_dump(), actor=g.api_user, source="api")
+    except DuplicateError as error:
+        return _duplicate_problem(error.taken)
+    except InvalidInput as error:
+        if error.taken:  # invalid fields, and a value already taken: the 422, with the holder's link
+            return json_problem(422, "The record has invalid values.", errors=error.errors,
+                                extra={"existing": _holders(error.taken)})
+        return json_problem(422, "The record has invalid values.", errors=error.errors)
+    url = _employee_url(created.employee_id)
+    return _record(created), 201, {"Location": url, "ETag": etag_of(created)}
+
+
+def _holders(taken) -> dict:
+    return {value.field: _employee_url(value.existing_employee_id) for value in taken}
+
+
+def _duplicate_problem(taken):
+    return json_problem(409, "An employee already holds this ID or e-mail; nothing was stored.",
+                        errors={value.field: value.message for value in taken}, extra={"existing": _holders(taken)})
 
 
 @bp.get("/openapi.json")

@@ -37,6 +37,7 @@ class TokenUser:
     username: str
     role: str
     token_id: int
+    is_authenticated = True  # for the audit log's actor (audit.record)
 
     def has_role(self, *roles: str) -> bool:
         return self.role in roles

@@ -5,7 +5,8 @@ Revises: 0012_import_request_id
 Create Date: 2026-11-27 12:40:00.000000
 
 A named token per row, stored only as the SHA-256 of the token; it acts
-with its owner's role and goes with its owner's account.
+with its owner's role and goes with its owner's account. The audit log
+gets the source 'api': records added through /api/v1.
 """
 import sqlalchemy as sa
 from alembic import op
@@ -14,6 +15,9 @@ revision = '0013_api_tokens'
 down_revision = '0012_import_request_id'
 branch_labels = None
 depends_on = None
+
+OLD_SOURCES = "('form', 'import', 'edit', 'delete', 'bulk', 'cli', 'list', 'list_upload')"
+NEW_SOURCES = "('form', 'import', 'edit', 'delete', 'bulk', 'cli', 'list', 'list_upload', 'api')"
 
 
 def upgrade():
@@ -30,8 +34,14 @@ def upgrade():
         sa.UniqueConstraint('token_hash', name='uq_api_tokens_token_hash'),
     )
     op.create_index('ix_api_tokens_user_id', 'api_tokens', ['user_id'])
+    op.drop_constraint('ck_audit_log_source', 'audit_log', type_='check')
+    op.create_check_constraint('ck_audit_log_source', 'audit_log', f"source IN {NEW_SOURCES}")
 
 
 def downgrade():
+    # The history of records added through the API stays, as made by the form.
+    op.execute("UPDATE audit_log SET source = 'form' WHERE source = 'api'")
+    op.drop_constraint('ck_audit_log_source', 'audit_log', type_='check')
+    op.create_check_constraint('ck_audit_log_source', 'audit_log', f"source IN {OLD_SOURCES}")
     op.drop_index('ix_api_tokens_user_id', table_name='api_tokens')
     op.drop_table('api_tokens')
