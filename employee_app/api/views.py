@@ -1,6 +1,6 @@
 """The /api/v1 routes: thin, over services/employees.py."""
-from datetime import date, datetime
 from functools import wraps
+from urllib.parse import quote
 
 from flask import abort, g, request, url_for
 from spectree import Response, SpecTree
@@ -78,13 +78,15 @@ def token_access(*roles: str):
     return decorator
 
 
-def _iso(value):
-    """Dates as ISO 8601 (Flask's JSON would write them as HTTP dates)."""
-    return value.isoformat() if isinstance(value, (date, datetime)) else value
-
-
 def _employee_url(employee_id: str) -> str:
     return url_for(".employee", employee_id=employee_id, _external=True)
+
+
+def _employee_urls():
+    """employee_id -> its URL, with url_for run once per answer rather than
+    once per row (a fifth of a 1,000-row page's time)."""
+    prefix = _employee_url("-").removesuffix("-")
+    return lambda employee_id: prefix + quote(employee_id, safe="")
 
 
 @bp.get("/employees")
@@ -100,19 +102,22 @@ def employees_list():
                             errors={"cursor": "is not a cursor of this list and sort; "
                                               "use the `next` link of a previous answer."})
     page = employees.search_employees(query)
+    url_of = _employee_urls()
     next_url = None
     if page.next_cursor:
         given = args.model_dump(exclude_defaults=True, exclude={"cursor", "limit"})
         next_url = url_for(".employees_list", **given, limit=args.limit, cursor=page.next_cursor, _external=True)
-    return {
+    # A model instance: spectree then writes it with pydantic's serializer
+    # and does not walk a plain dict of 1,000 rows (three quarters of the time).
+    return schemas.EmployeeList.model_validate({
         "employees": [{"employee_id": row.employee_id, "first_name": row.first_name, "last_name": row.last_name,
                        "email": row.email, "department": row.department_name, "job_title": row.job_title,
-                       "hire_date": _iso(row.hire_date), "status": row.status, "url": _employee_url(row.employee_id)}
+                       "hire_date": row.hire_date, "status": row.status, "url": url_of(row.employee_id)}
                       for row in page.rows],
         "total": page.total,
         "total_is_estimate": page.total_is_estimate,
         "next": next_url,
-    }
+    })
 
 
 def etag_of(employee) -> str:
@@ -137,12 +142,11 @@ def employee(employee_id: str):
     return _record(found), 200, headers
 
 
-def _record(found) -> dict:
-    body = {name: _iso(getattr(found, name)) for name in employees.STORED_FIELDS}
+def _record(found) -> schemas.Employee:
+    body = {name: getattr(found, name) for name in employees.STORED_FIELDS}
     body.update(department=found.department.name if found.department else None, job_title=found.job_title,
-                created_at=_iso(found.created_at), updated_at=_iso(found.updated_at),
-                url=_employee_url(found.employee_id))
-    return body
+                created_at=found.created_at, updated_at=found.updated_at, url=_employee_url(found.employee_id))
+    return schemas.Employee.model_validate(body)
 
 
 @bp.post("/employees")
