@@ -20,3 +20,5 @@ def test_every_api_route_is_in_the_openapi_document(app, api):
     limit = next(p for p in listing["parameters"] if p["name"] == "limit")
     assert limit["schema"]["maximum"] == 1000  # the same model that refuses limit=1001
     assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert document["security"] == [{"bearer": []}]  # every operation needs a token ...
+    assert document["paths"]["/api/v1/openapi.json"]["get"]["security"] == []  # ... but this document
