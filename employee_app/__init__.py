@@ -53,7 +53,8 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import admin, audit, auth, employees, health, imports, lists, reports
+    from . import admin, api, audit, auth, employees, health, imports, lists, reports
+    from .extensions import csrf
     from .security import register_security_headers
 
     app.register_blueprint(auth.bp)
@@ -66,6 +67,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(lists.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(reports.home_bp)  # "/": the dashboard
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)  # bearer tokens, never cookies: nothing for a forged request to ride on
     register_security_headers(app)
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from .extensions import db
 from .models import IMPORT_MODES, ROLES, ImportJob, User
-from .services import duplicate_guard, users
+from .services import api_tokens, duplicate_guard, users
 from .services.errors import InvalidInput
 from .services.importer import reports
 from .valkey_store import VALKEY_ERRORS
@@ -49,6 +49,23 @@ def set_password_command(username: str, password_stdin: bool) -> None:
     except InvalidInput as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"New password set for {user.username}.")
+
+
+@click.command("create-token")
+@click.argument("username")
+@click.argument("name")
+def create_token_command(username: str, name: str) -> None:
+    """Create an API token for an account and print it (once: only its hash is kept)."""
+    user = users.get_by_username(username)
+    if user is None:
+        raise click.ClickException(f"There is no account {username}.")
+    if not user.active:
+        raise click.ClickException(f"The account {user.username} is deactivated; its tokens would not work.")
+    try:
+        _, token = api_tokens.create_token(user.id, name)
+    except InvalidInput as error:
+        raise click.ClickException(error.errors["name"]) from None
+    click.echo(token)
 
 
 @click.command("rebuild-index")
@@ -146,6 +163,6 @@ def prune_uploads_command(retention) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    for command in (create_user_command, set_password_command, rebuild_index_command, worker_command,
+    for command in (create_user_command, set_password_command, create_token_command, rebuild_index_command, worker_command,
                     import_csv_command, prune_uploads_command):
         app.cli.add_command(command)

@@ -3,7 +3,7 @@
 import logging
 
 import psycopg
-from flask import Flask, current_app, g, render_template
+from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
@@ -27,6 +27,26 @@ MESSAGES = {
 }
 
 
+API_PREFIX = "/api/"
+
+
+def json_problem(status: int, message: str, *, errors: dict | None = None, headers: dict | None = None,
+                 extra: dict | None = None):
+    """An error answer of the API: JSON, whatever went wrong (docs/api.md)."""
+    body = {"status": status, "message": message}
+    if errors is not None:
+        body["errors"] = errors
+    body.update(extra or {})
+    response = jsonify(body)
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
+
+
+def _for_api() -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(error):
@@ -35,6 +55,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(BadParameter)
     def bad_parameter(error: BadParameter):  # its message names the parameter
+        if _for_api():
+            return json_problem(400, error.description)
         return render_template("errors/error.html", code=400, title="Bad link", message=error.description), 400
 
     @app.errorhandler(HTTPException)
@@ -45,6 +67,11 @@ def register_error_handlers(app: Flask) -> None:
         if error.code == 413:
             limit = current_app.config["MAX_IMPORT_BYTES"] // (1024 * 1024)
             message = f"The file is larger than the limit of {limit} MB. Split it into smaller files."
+            if _for_api():
+                message = "The body is larger than the API's limit."
+        if _for_api():
+            headers = {"Allow": ", ".join(error.valid_methods)} if getattr(error, "valid_methods", None) else None
+            return json_problem(error.code, message, headers=headers)
         return render_template("errors/error.html", code=error.code, title=error.name, message=message), error.code
 
     @app.errorhandler(DBAPIError)
@@ -60,6 +87,9 @@ def register_error_handlers(app: Flask) -> None:
         except DBAPIError:  # nothing to roll back on a connection that is gone
             pass
         log.warning("Database unavailable: %s", db_errors.describe(error))
+        if _for_api():
+            return json_problem(503, "The database is unavailable for a moment. Try again shortly.",
+                                headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
         # The page is rendered for nobody in particular: finding out who is
         # logged in would ask PostgreSQL again (flask-login's template context).
         g._login_user = login_manager.anonymous_user()
@@ -69,4 +99,6 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(500)
     def server_error(error):
         db.session.rollback()
+        if _for_api():
+            return json_problem(500, MESSAGES[500])
         return render_template("errors/error.html", code=500, title="Server error", message=MESSAGES[500]), 500

@@ -24,3 +24,12 @@ class ChangePasswordForm(FlaskForm):
     confirm_password = PasswordField(
         "New password again", validators=[DataRequired(), EqualTo("new_password", "The two new passwords differ.")],
         render_kw={"autocomplete": "new-password", "required": True})
+
+
+class NewTokenForm(FlaskForm):
+    name = StringField("Token name", validators=[DataRequired(), Length(max=100)],
+                       description="What will use it, e.g. payroll sync.", render_kw={"required": True})
+
+
+class RevokeTokenForm(FlaskForm):
+    """Only its CSRF token: the token to revoke is in the URL."""

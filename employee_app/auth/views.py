@@ -1,15 +1,15 @@
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from ..extensions import login_manager
 from ..query_params import accepts
 from ..security import login_required, public
-from ..services import login_throttle, users
+from ..services import api_tokens, login_throttle, users
 from ..services.errors import InvalidInput
 from . import bp
-from .forms import ChangePasswordForm, LoginForm
+from .forms import ChangePasswordForm, LoginForm, NewTokenForm, RevokeTokenForm
 
 # The key in the (signed) session cookie that holds the login session's token.
 SESSION_TOKEN = "sid"
@@ -111,3 +111,39 @@ def change_password():
     elif form.is_submitted():
         status = 422
     return render_template("auth/password.html", form=form), status
+
+
+@bp.route("/account/tokens", methods=["GET", "POST"])
+@login_required
+def tokens():
+    """API tokens: create one (shown once, on this answer only), list, revoke.
+    Admins see everyone's."""
+    form = NewTokenForm()
+    status, new_token = 200, None
+    if form.validate_on_submit():
+        try:
+            _, new_token = api_tokens.create_token(current_user.id, form.name.data)
+        except InvalidInput as error:
+            form.name.errors.append(error.errors["name"])
+            status = 422
+        else:
+            status = 201
+            form = NewTokenForm(formdata=None)
+    elif form.is_submitted():
+        status = 422
+    everyone = current_user.has_role("admin")
+    return render_template("auth/tokens.html", form=form, revoke_form=RevokeTokenForm(), new_token=new_token,
+                           tokens=api_tokens.list_tokens(current_user, everyone=everyone),
+                           everyone=everyone), status
+
+
+@bp.route("/account/tokens/<bigint_id:token_id>/revoke", methods=["POST"])
+@login_required
+def revoke_token(token_id: int):
+    if not RevokeTokenForm().validate_on_submit():
+        abort(400)
+    token = api_tokens.revoke_token(token_id, current_user)
+    if token is None:
+        abort(404)
+    flash(f"The token {token.name} is revoked: programs using it get 401 from now on.", "success")
+    return redirect(url_for(".tokens"), 303)

@@ -10,7 +10,7 @@ AUDIT_ACTIONS = ("create", "update", "delete")
 # Which path made the change: the add form, an import, the admin edit form,
 # the delete page, a bulk action on the list; a list entry's page (or the
 # list page's add form), a list upload.
-AUDIT_SOURCES = ("form", "import", "edit", "delete", "bulk", "cli", "list", "list_upload")
+AUDIT_SOURCES = ("form", "import", "edit", "delete", "bulk", "cli", "list", "list_upload", "api")
 # What changed: an employee, an entry of one of the lists employees refer to
 # (services/lists.py: a ListKind's label), or the employees an import created
 # (one entry per import; each record carries import_id and import_row).

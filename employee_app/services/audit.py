@@ -16,7 +16,7 @@ writes the same rows in bulk SQL):
   creation from them (import_creation()). Its updates of existing records
   are entries per record, as any update;
 - action: create | update | delete; source: form | import | edit | delete |
-  bulk | cli for employees, list | list_upload for list entries;
+  bulk | cli | api for employees, list | list_upload for list entries;
 - changes: {field: [old, new]} with JSON values (dates 'YYYY-MM-DD', the
   department by name; a list entry's name and code); a create has old = null
   for every non-empty field, a delete has new = null;

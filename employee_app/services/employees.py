@@ -641,6 +641,14 @@ def _prefer_indexes() -> None:
         session.info["seqscan_off"] = session.get_transaction()
 
 
+def cursor_fits(query: EmployeeQuery) -> bool:
+    """Is the query's cursor one of this list's (its sort)? The list page
+    shows the first page for a tampered link; a program is told (the API's 422)."""
+    columns = query.sort_key
+    cursor = decode_cursor(query.cursor, len(columns))
+    return cursor is not None and _typed(columns, cursor.values) is not None
+
+
 def _cursor_at(row, *, backwards: bool) -> str:
     values = [v.isoformat() if isinstance(v, date) else v for v in row[len(LIST_COLUMNS):]]
     return encode_cursor(Cursor(values, backwards))

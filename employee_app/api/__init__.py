@@ -1,0 +1,10 @@
+"""/api/v1: JSON for other programs, with bearer tokens (docs/api.md).
+
+The request and response shapes are pydantic models (schemas.py); spectree
+validates requests against them and generates /api/v1/openapi.json from the
+same models, so the document cannot drift from what the API accepts."""
+from flask import Blueprint
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+from . import views  # noqa: E402,F401  (routes attach themselves to bp)

@@ -1,0 +1,115 @@
+"""The API's request and response shapes: pydantic models, from which
+spectree both validates requests and writes the OpenAPI document.
+
+They describe and shape the JSON only. The rules of an employee record stay
+in services/employee_rules.clean_employee, which every path uses."""
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ..models import EMPLOYMENT_TYPES, STATUSES
+from ..query_params import UNTYPED_RE
+from ..services.employees import MAX_SEARCH_LENGTH, SORTS
+from ..services.pagination import INTEGER_MAX
+
+MAX_PAGE_SIZE = 1000
+DEFAULT_PAGE_SIZE = 100
+MAX_CURSOR_LENGTH = 1000  # far longer than any cursor the list writes
+
+
+class EmployeeListQuery(BaseModel):
+    """GET /employees: the list page's search, filters and sort, keyset-paged."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    q: str = Field("", max_length=1000, description="Text in the ID, names or e-mail.")
+    department: int | None = Field(None, ge=1, le=INTEGER_MAX, description="A department's id.")
+    status: Literal[STATUSES] | None = None
+    sort: Literal[tuple(SORTS)] = "name"
+    dir: Literal["asc", "desc"] = "asc"
+    limit: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+    cursor: str | None = Field(None, max_length=MAX_CURSOR_LENGTH,
+                               description="The `cursor` of the previous answer's `next` link.")
+
+    @field_validator("q")
+    @classmethod
+    def typed_text(cls, value: str) -> str:
+        """As the list page reads its search box: no control or invisible characters."""
+        return UNTYPED_RE.sub("", value).strip()[:MAX_SEARCH_LENGTH]
+
+
+class ListedEmployee(BaseModel):
+    employee_id: str
+    first_name: str
+    last_name: str
+    email: str | None
+    department: str | None
+    job_title: str | None
+    hire_date: date | None
+    status: str
+    url: str
+
+
+class EmployeeList(BaseModel):
+    employees: list[ListedEmployee]
+    total: int = Field(description="Rows matching; an estimate when total_is_estimate.")
+    total_is_estimate: bool
+    next: str | None = Field(description="The next page's URL; null on the last page.")
+
+
+class Employee(BaseModel):
+    employee_id: str
+    first_name: str
+    last_name: str
+    email: str | None
+    phone: str | None
+    department: str | None
+    job_title: str | None
+    employment_type: str | None
+    location: str | None
+    hire_date: date | None
+    status: str
+    termination_date: date | None
+    created_at: datetime
+    updated_at: datetime
+    url: str
+
+
+class Problem(BaseModel):
+    """Every error answer under /api: its status, a sentence, and for 422
+    one message per field."""
+
+    status: int
+    message: str
+    errors: dict[str, str] | None = None
+
+
+class NewEmployee(BaseModel):
+    """POST /employees: the form's fields as text, each optional here. The
+    JSON is only shaped; services/employee_rules.clean_employee judges the
+    values (the form's very rules and messages)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    employee_id: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    department: str | None = None
+    job_title: str | None = None
+    employment_type: str | None = Field(None, description="One of: " + ", ".join(EMPLOYMENT_TYPES))
+    location: str | None = None
+    hire_date: str | None = Field(None, description="YYYY-MM-DD")
+    status: str | None = Field(None, description="One of: " + ", ".join(STATUSES) + "; active when left out.")
+    termination_date: str | None = Field(None, description="YYYY-MM-DD")
+
+
+class Duplicate(BaseModel):
+    """409: which values are taken, and by which record."""
+
+    status: int
+    message: str
+    errors: dict[str, str]
+    existing: dict[str, str] = Field(description="Per field, the URL of the record that holds the value.")

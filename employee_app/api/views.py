@@ -1,0 +1,190 @@
+"""The /api/v1 routes: thin, over services/employees.py."""
+from functools import wraps
+from urllib.parse import quote
+
+from flask import abort, g, request, url_for
+from spectree import Response, SpecTree
+
+from ..errors import json_problem
+from ..security import public
+from ..services import api_tokens, employees
+from ..services.errors import DuplicateError, InvalidInput
+from . import bp, schemas
+
+ANY_ROLE = ("admin", "hr", "viewer")
+TOKEN_REALM = 'Bearer realm="employee_app"'
+MAX_AUTHORIZATION_LENGTH = 200  # "Bearer " and a token are 54 characters
+
+
+def _refuse_validation(req, resp, error, instance, model_adapter) -> None:
+    """spectree's hook on a request that does not fit its model: the answer
+    is the API's 422, one message per field, instead of pydantic's list."""
+    if error is not None:
+        messages = {}
+        for problem in model_adapter.validation_errors(error):
+            field = ".".join(str(part) for part in problem.get("loc", ())) or "request"
+            messages.setdefault(field, problem.get("msg", "is not valid"))
+        abort(json_problem(422, "The request has invalid values.", errors=messages))
+
+
+spec = SpecTree("flask", mode="strict", title="employee_app API", version="1",
+                path="api/v1/spectree",  # spectree's own routes are not registered (see openapi below)
+                before=_refuse_validation, validation_error_model=schemas.Problem,
+                naming_strategy=lambda model: model.__name__,
+                security_schemes=[{"name": "bearer", "data": {"type": "http", "scheme": "bearer"}}],
+                security={"bearer": []})
+
+
+# A record is a few hundred bytes; the batch of 1,000 (next) stays far below this.
+MAX_BODY_BYTES = 2 * 1024 * 1024
+
+
+@bp.before_request
+def limit_body() -> None:
+    """Bodies under /api/v1 are JSON records, never the import's large files:
+    a larger one is refused (413) while it is read."""
+    request.max_content_length = MAX_BODY_BYTES
+
+
+def _token_user():
+    header = request.headers.get("Authorization", "")
+    if len(header) > MAX_AUTHORIZATION_LENGTH:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return api_tokens.authenticate(token.strip())
+
+
+def token_access(*roles: str):
+    """Bearer token required (never a session cookie, so no CSRF either): 401
+    with WWW-Authenticate without a live one, 403 for a role not in roles."""
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            user = _token_user()
+            if user is None:
+                given = "Authorization" in request.headers
+                challenge = TOKEN_REALM + (', error="invalid_token"' if given else "")
+                return json_problem(401, "This API needs a valid token: Authorization: Bearer <token>.",
+                                    headers={"WWW-Authenticate": challenge})
+            if not user.has_role(*roles):
+                return json_problem(403, f"The token's account ({user.role}) may not do that.")
+            g.api_user = user
+            return view(*args, **kwargs)
+        wrapped.allowed_token = "api"  # the authorization matrix: no session opens it
+        wrapped.api_roles = roles
+        return wrapped
+    return decorator
+
+
+def _employee_url(employee_id: str) -> str:
+    return url_for(".employee", employee_id=employee_id, _external=True)
+
+
+def _employee_urls():
+    """employee_id -> its URL, with url_for run once per answer rather than
+    once per row (a fifth of a 1,000-row page's time)."""
+    prefix = _employee_url("-").removesuffix("-")
+    return lambda employee_id: prefix + quote(employee_id, safe="")
+
+
+@bp.get("/employees")
+@token_access(*ANY_ROLE)
+@spec.validate(query=schemas.EmployeeListQuery, resp=Response(HTTP_200=schemas.EmployeeList))
+def employees_list():
+    """The employee list: search, filters and sort as on the list page, keyset-paged."""
+    args: schemas.EmployeeListQuery = request.context.query
+    query = employees.EmployeeQuery(q=args.q, department_id=args.department, status=args.status, sort=args.sort,
+                                    descending=args.dir == "desc", cursor=args.cursor, per_page=args.limit)
+    if args.cursor and not employees.cursor_fits(query):
+        return json_problem(422, "The request has invalid values.",
+                            errors={"cursor": "is not a cursor of this list and sort; "
+                                              "use the `next` link of a previous answer."})
+    page = employees.search_employees(query)
+    url_of = _employee_urls()
+    next_url = None
+    if page.next_cursor:
+        given = args.model_dump(exclude_defaults=True, exclude={"cursor", "limit"})
+        next_url = url_for(".employees_list", **given, limit=args.limit, cursor=page.next_cursor, _external=True)
+    # A model instance: spectree then writes it with pydantic's serializer
+    # and does not walk a plain dict of 1,000 rows (three quarters of the time).
+    return schemas.EmployeeList.model_validate({
+        "employees": [{"employee_id": row.employee_id, "first_name": row.first_name, "last_name": row.last_name,
+                       "email": row.email, "department": row.department_name, "job_title": row.job_title,
+                       "hire_date": row.hire_date, "status": row.status, "url": url_of(row.employee_id)}
+                      for row in page.rows],
+        "total": page.total,
+        "total_is_estimate": page.total_is_estimate,
+        "next": next_url,
+    })
+
+
+def etag_of(employee) -> str:
+    """The record's row and version: a record deleted and added again (version
+    1 again) gets another ETag, so an old If-Match never matches it."""
+    return f'"{employee.id}.{employee.version}"'
+
+
+@bp.get("/employees/<employee_id>")
+@token_access(*ANY_ROLE)
+@spec.validate(resp=Response(HTTP_200=schemas.Employee, HTTP_404=schemas.Problem),
+               path_parameter_descriptions={"employee_id": "The employee ID, in any case."})
+def employee(employee_id: str):
+    """One employee, with an ETag of its version (If-None-Match gives 304)."""
+    found = employees.get_employee(employee_id)
+    if found is None:
+        return json_problem(404, f"There is no employee {employee_id!r}.")
+    etag = etag_of(found)
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
+    if etag in request.headers.get("If-None-Match", ""):
+        return "", 304, headers
+    return _record(found), 200, headers
+
+
+def _record(found) -> schemas.Employee:
+    body = {name: getattr(found, name) for name in employees.STORED_FIELDS}
+    body.update(department=found.department.name if found.department else None, job_title=found.job_title,
+                created_at=found.created_at, updated_at=found.updated_at, url=_employee_url(found.employee_id))
+    return schemas.Employee.model_validate(body)
+
+
+@bp.post("/employees")
+@token_access("admin", "hr")
+@spec.validate(json=schemas.NewEmployee,
+               resp=Response(HTTP_201=schemas.Employee, HTTP_400=schemas.Problem, HTTP_409=schemas.Duplicate,
+                             HTTP_413=schemas.Problem, HTTP_415=schemas.Problem))
+def create_employee():
+    """Add one employee: the add form's rules, duplicate guard and audit entry."""
+    if not request.is_json:
+        return json_problem(415, "Send the record as JSON (Content-Type: application/json).")
+    if request.get_json(silent=True) is None:
+        return json_problem(400, "The body is not valid JSON.")
+    try:
+        created = employees.create_employee(request.context.json.model_dump(), actor=g.api_user, source="api")
+    except DuplicateError as error:
+        return _duplicate_problem(error.taken)
+    except InvalidInput as error:
+        if error.taken:  # invalid fields, and a value already taken: the 422, with the holder's link
+            return json_problem(422, "The record has invalid values.", errors=error.errors,
+                                extra={"existing": _holders(error.taken)})
+        return json_problem(422, "The record has invalid values.", errors=error.errors)
+    url = _employee_url(created.employee_id)
+    return _record(created), 201, {"Location": url, "ETag": etag_of(created)}
+
+
+def _holders(taken) -> dict:
+    return {value.field: _employee_url(value.existing_employee_id) for value in taken}
+
+
+def _duplicate_problem(taken):
+    return json_problem(409, "An employee already holds this ID or e-mail; nothing was stored.",
+                        errors={value.field: value.message for value in taken}, extra={"existing": _holders(taken)})
+
+
+@bp.get("/openapi.json")
+@public
+@spec.validate(security={})  # the document opens nothing: no token needed (security: [])
+def openapi():
+    """This document: OpenAPI 3.1, generated by spectree from the models that validate the requests."""
+    return spec.spec

@@ -1,0 +1,32 @@
+"""A person makes an API token in the browser, copies it from the page (it is
+shown once), a program uses it, and the person revokes it."""
+import pytest
+import requests
+from playwright.sync_api import expect
+
+from .test_edit_conflict_in_browser import log_in
+
+pytestmark = pytest.mark.browser
+
+
+def test_create_use_and_revoke_a_token_in_the_browser(page, make_user, live_server):
+    make_user("tomas", "hr")
+    log_in(page, "tomas", "/")
+    page.get_by_role("link", name="API tokens").click()
+    page.get_by_label("Token name").fill("payroll <sync>")
+    page.get_by_role("button", name="Create token").click()
+    token = page.locator("#new-token").inner_text()
+    assert token.startswith("emp_")
+    expect(page.get_by_role("cell", name="payroll <sync>")).to_be_visible()  # escaped, shown as typed
+
+    def api_status() -> int:
+        return requests.get(f"{live_server}/api/v1/employees", headers={"Authorization": f"Bearer {token}"},
+                            timeout=10).status_code
+
+    assert api_status() == 200
+    page.goto("/account/tokens")  # shown once: opened again, only its first characters are left
+    expect(page.locator("#new-token")).to_have_count(0)
+    expect(page.get_by_text(token)).to_have_count(0)
+    page.get_by_role("button", name="Revoke").click()
+    expect(page.get_by_text("is revoked")).to_be_visible()
+    assert api_status() == 401
