@@ -18,6 +18,12 @@ def test_create_use_and_revoke_a_token_in_the_browser(page, make_user, live_serv
     token = page.locator("#new-token").inner_text()
     assert token.startswith("emp_")
     expect(page.get_by_role("cell", name="payroll <sync>")).to_be_visible()  # escaped, shown as typed
+    # On a phone the token wraps inside the page: copied whole, no sideways scroll.
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.locator("#new-token").inner_text() == token
+    scroll, width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    right = page.locator("#new-token").evaluate("e => e.getBoundingClientRect().right")
+    assert scroll <= width and right <= width, f"the page scrolls sideways at 390 px: {scroll}, {right} > {width}"
 
     def api_status() -> int:
         return requests.get(f"{live_server}/api/v1/employees", headers={"Authorization": f"Bearer {token}"},
