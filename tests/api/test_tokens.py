@@ -38,6 +38,17 @@ def test_token_page_needs_login_and_csrf(live_server, login):
     assert empty.status_code == 422
 
 
+
+@pytest.mark.parametrize("name", ["payroll\x00sync", "payroll\u200bsync", "\u200b\u200b", "x" * 101,
+                                  "p" * 100_000])
+def test_hostile_token_names_are_refused_and_nothing_is_stored(login, pg, name):
+    viewer = login("viewer")
+    before = pg.execute("SELECT count(*) FROM api_tokens").fetchone()[0]
+    response = viewer.submit("/account/tokens", {"name": name})
+    assert response.status_code == 422, response.status_code
+    assert 'id="new-token"' not in response.text
+    assert pg.execute("SELECT count(*) FROM api_tokens").fetchone()[0] == before
+
 def test_revoked_token_stops_at_once(login, api):
     hr = login("hr")
     token = _create_on_page(hr, "recruiting")
