@@ -421,30 +421,9 @@ def build_indexes(url: str, definitions: list[tuple[str, str]]) -> float:
     two connections side by side, the largest first, no parallel workers."""
     from employee_app.services.importer import bulk
 
-    queue = sorted(definitions, key=lambda d: bulk._cost(d[1]), reverse=True)
-    lock, errors = threading.Lock(), []
-
-    def builder():
-        try:
-            with psycopg.connect(url, autocommit=True) as conn:
-                conn.execute("SET max_parallel_maintenance_workers = 0")
-                while True:
-                    with lock:
-                        if not queue:
-                            return
-                        _, definition = queue.pop(0)
-                    conn.execute(definition)
-        except Exception as exc:
-            errors.append(exc)
-
     t0 = time.perf_counter()
-    threads = [threading.Thread(target=builder) for _ in range(bulk.BUILD_CONNECTIONS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
+    bulk.side_by_side(url, sorted(definitions, key=lambda d: bulk.cost_of(d[1]), reverse=True),
+                      lambda conn, definition: conn.execute(definition[1]))
     return time.perf_counter() - t0
 
 

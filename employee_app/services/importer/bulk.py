@@ -187,7 +187,7 @@ class _Step:
     import_id: int | None = None
 
 
-def _cost(definition: str) -> int:
+def cost_of(definition: str) -> int:
     """A rough order of building times (largest first keeps the two
     builders busy to the end): on a million rows the trigram index takes
     13 s, the natural ID order (two regular expressions a row) 6 s, the
@@ -204,13 +204,32 @@ def restore(url: str, on_step=None) -> int:
     bulk_load_rows, on BUILD_CONNECTIONS connections side by side. The
     caller holds BULK_LOCK. Returns the number of steps done."""
     with psycopg.connect(url, autocommit=True) as conn:
-        steps = [_Step(_cost(definition), name, definition)
+        steps = [_Step(cost_of(definition), name, definition)
                  for name, definition in conn.execute("SELECT name, definition FROM bulk_load_indexes")]
         steps += [_Step(FOLD_COST, f"summaries of import {import_id}", None, import_id)
                   for (import_id,) in conn.execute("SELECT import_id FROM bulk_load_rows")]
     if not steps:
         return 0
-    steps.sort(reverse=True)
+
+    def run(conn: psycopg.Connection, step: _Step) -> None:
+        started = time.perf_counter()
+        if step.definition is None:
+            _fold(conn, step.import_id)
+        else:
+            _build(conn, step.name, step.definition)
+        log.info("bulk load: %s in %.1f s", step.name, time.perf_counter() - started)
+        if on_step:
+            on_step(step.name)
+
+    side_by_side(url, sorted(steps, reverse=True), run)
+    return len(steps)
+
+
+def side_by_side(url: str, steps: list, run_step) -> None:
+    """run_step(conn, step) for each step, in the given order, on
+    BUILD_CONNECTIONS autocommit connections side by side (each with no
+    parallel workers of its own). The first error stops the others taking
+    new steps and is raised here."""
     queue, lock, errors = list(steps), threading.Lock(), []
 
     def builder():
@@ -222,14 +241,7 @@ def restore(url: str, on_step=None) -> int:
                         if not queue or errors:
                             return
                         step = queue.pop(0)
-                    started = time.perf_counter()
-                    if step.definition is None:
-                        _fold(conn, step.import_id)
-                    else:
-                        _build(conn, step.name, step.definition)
-                    log.info("bulk load: %s in %.1f s", step.name, time.perf_counter() - started)
-                    if on_step:
-                        on_step(step.name)
+                    run_step(conn, step)
         except BaseException as exc:  # raised in the caller's thread below
             with lock:
                 errors.append(exc)
@@ -237,14 +249,13 @@ def restore(url: str, on_step=None) -> int:
     # Each thread in a copy of this context: their lines carry the import's request id.
     threads = [threading.Thread(target=contextvars.copy_context().run, args=(builder,), name=f"bulk-build-{n}",
                                 daemon=True)
-               for n in range(min(BUILD_CONNECTIONS, len(steps)))]
+               for n in range(min(BUILD_CONNECTIONS, len(queue)))]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     if errors:
         raise errors[0]
-    return len(steps)
 
 
 def _build(conn: psycopg.Connection, name: str, definition: str) -> None:
