@@ -237,3 +237,10 @@ def test_without_valkey_a_keyed_request_is_503_and_a_keyless_one_goes_on(token_f
         assert keyless.status_code == 200 and keyless.json()["counts"]["created"] == 1
     finally:
         valkey_server.start()
+
+
+def test_the_openapi_document_names_the_header_on_both_posts(api):
+    paths = api("/openapi.json").json()["paths"]
+    for path in ("/api/v1/employees", "/api/v1/employees/batch"):
+        names = {parameter["name"] for parameter in paths[path]["post"]["parameters"]}
+        assert "Idempotency-Key" in names, names
