@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from .extensions import db
 from .models import IMPORT_MODES, ROLES, ImportJob, User
+from .push_client import push_command
 from .services import api_tokens, duplicate_guard, users
 from .services.errors import InvalidInput
 from .services.importer import reports
@@ -160,49 +161,6 @@ def prune_uploads_command(retention) -> None:
     click.echo(f"Deleted the uploaded files of {imports} ({files}, {reports.size_text(pruned.bytes)}).")
     if pruned.failed:
         raise click.ClickException(f"{pruned.failed} files could not be deleted: see the log.")
-
-
-@click.command("push")
-@click.argument("path", metavar="FILE", type=click.Path(dir_okay=False))
-@click.option("--url", required=True, help="The server's address, e.g. https://hr.example.com")
-@click.option("--token-stdin", is_flag=True, help="Read the API token from standard input (one line).")
-@click.option("--token-file", type=click.Path(dir_okay=False), help="Read the API token from this file.")
-@click.option("--batch-size", type=click.IntRange(1, 1000), default=1000, show_default=True)
-@click.option("--concurrency", type=click.IntRange(1, 32), default=4, show_default=True,
-              help="Batches sent at once.")
-@click.option("--atomic", is_flag=True, help="Each batch stored whole or not at all.")
-@click.option("--refused", "refused_path", type=click.Path(dir_okay=False),
-              help="Where the refused rows go (default: FILE.refused.csv).")
-@click.option("--timeout", type=click.FloatRange(1, 3600), default=60.0, show_default=True,
-              help="Seconds to wait for one answer.")
-@click.option("--max-attempts", type=click.IntRange(1, 1000), default=10, show_default=True,
-              help="Tries of one batch before giving up on it.")
-@click.option("--max-retry-time", type=click.FloatRange(0, 86400), default=300.0, show_default=True,
-              help="Seconds after its first try after which a batch is given up.")
-@click.option("--backoff-cap", type=click.FloatRange(0.1, 3600), default=30.0, show_default=True,
-              help="The longest wait between two tries (exponential backoff, full jitter).")
-def push_command(path, url, token_stdin, token_file, batch_size, concurrency, atomic, refused_path, timeout,
-                 max_attempts, max_retry_time, backoff_cap) -> None:
-    """Send a CSV or XLSX file to a server's API (POST /api/v1/employees/batch),
-    retrying safely. Exit status: 0 every row created, 1 some refused (see the
-    refused file), 2 a usage, file or token problem, 3 gave up on some rows."""
-    from . import push_client
-
-    try:
-        token = push_client.read_token(token_stdin, token_file, sys.stdin)
-        options = push_client.PushOptions(
-            url=push_client.check_url(url), token=token, batch_size=batch_size, concurrency=concurrency,
-            atomic=atomic, timeout=timeout,
-            retry=push_client.RetryPolicy(max_attempts=max_attempts, max_seconds=max_retry_time, cap=backoff_cap))
-        refused_path = refused_path or f"{path}.refused.csv"
-        summary = push_client.push(path, options, refused_path, progress=push_client.Progress(sys.stderr),
-                                   notice=lambda text: click.echo(text, err=True))
-    except push_client.PushError as error:
-        click.echo(f"Error: {error.message}", err=True)
-        sys.exit(error.exit_code)
-    for line in push_client.describe(summary, refused_path):
-        click.echo(line)
-    sys.exit(summary.exit_code)
 
 
 def register_commands(app: Flask) -> None:

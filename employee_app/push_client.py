@@ -28,6 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
+import click
 import httpx
 
 from .services.importer import mapping as mappings
@@ -97,9 +98,11 @@ class Summary:
     duplicate: int = 0
     invalid: int = 0
     not_stored: int = 0
-    unconfirmed: list[int] = field(default_factory=list)  # row numbers
+    unconfirmed: list[int] = field(default_factory=list)  # row numbers given up on (unconfirmed or unsent)
+    unsent: int = 0  # of those, the ones the server certainly never stored
     stopped: str | None = None  # why the push stopped early (401/403, a wrong URL)
-    not_sent: int = 0
+    not_sent: int = 0  # rows of batches stopped before they were sent
+    first_not_sent: int | None = None  # the row from which on the file was not read, after a stop
 
     @property
     def refused(self) -> int:
@@ -283,25 +286,31 @@ class Sender:
         policy = self.options.retry
         started = time.monotonic()
         attempt, last = 0, ""
+        maybe_stored = False  # did any try reach the app without an answer that says "nothing stored"?
         while True:
             try:
                 response = self.client.post(BATCH_PATH, content=batch.body, params=self.params,
                                             headers={"Idempotency-Key": batch.key})
             except httpx.TransportError as error:  # refused, reset, timed out: the key makes a resend safe
-                response, last, retry_after = None, f"{type(error).__name__}: {error}", None
+                retry_after = None
+                last = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+                maybe_stored |= not isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout))
             else:
                 if not _retried(response):
                     self._settle(batch, response)
                     return
                 last = f"HTTP {response.status_code}"
                 retry_after = _retry_after(response)
+                maybe_stored |= response.status_code not in (429, 503)  # those two store nothing
             attempt += 1
             wait = policy.delay(attempt, retry_after)
-            if attempt >= policy.max_attempts or time.monotonic() - started + wait > policy.max_seconds:
+            over = attempt >= policy.max_attempts or time.monotonic() - started + wait > policy.max_seconds
+            if over or self.stopped.is_set():  # stopped: another batch gave up, or the token was refused
+                status, then = ("unconfirmed", "it may or may not be stored") if maybe_stored else \
+                    ("unsent", "the server never took it: nothing was stored")
                 for row in batch.rows:
-                    row.status, row.reason = "unconfirmed", f"gave up after {attempt} attempts ({last})"
-                return
-            if self.stopped.is_set():
+                    row.status, row.reason = status, f"gave up after {attempt} tries (last: {last}); {then}"
+                self.stopped.set()  # the next batches would fare no better: none is started
                 return
             self.sleep(wait)
 
@@ -398,7 +407,7 @@ def _reason(errors, extra: str = "") -> str:
 
 class RefusedWriter:
     """The refused rows as CSV: the file's own columns, then row, refused
-    (duplicate, invalid, not_stored or unconfirmed) and error; cells made
+    (duplicate, invalid, not_stored, or unsent/unconfirmed when given up) and error; cells made
     formula-safe as every download of the app (spreadsheet.safe_cell)."""
 
     def __init__(self, path: str, header: list[str]):
@@ -465,7 +474,10 @@ def push(path: str, options: PushOptions, refused_path: str, *, progress: Progre
     try:
         with ThreadPoolExecutor(max_workers=options.concurrency, thread_name_prefix="push") as pool:
             for refused, batch in batches(file_rows(source), options.batch_size, options.max_body_bytes):
-                future = pool.submit(sender.send, batch) if batch and not sender.stopped.is_set() else None
+                if sender.stopped.is_set():
+                    summary.first_not_sent = summary.first_not_sent or (refused or batch.rows)[0].number
+                    break
+                future = pool.submit(sender.send, batch) if batch else None
                 window.append((refused, batch, future))
                 while len(window) > options.concurrency * 2 or (window and _finished(window[0])):
                     _account(window.popleft(), summary, writer, progress)
@@ -501,10 +513,12 @@ def _account(entry, summary: Summary, writer: RefusedWriter, progress: Progress 
         summary.rows += 1
         if row.status is None:
             summary.not_sent += 1
+            summary.first_not_sent = min(summary.first_not_sent or row.number, row.number)
         elif row.status == "created":
             summary.created += 1
-        elif row.status == "unconfirmed":
+        elif row.status in ("unconfirmed", "unsent"):
             summary.unconfirmed.append(row.number)
+            summary.unsent += row.status == "unsent"
             writer.add(row)
         else:
             setattr(summary, row.status, getattr(summary, row.status) + 1)
@@ -524,14 +538,19 @@ def describe(summary: Summary, refused_path: str) -> list[str]:
     if summary.refused or summary.unconfirmed:
         lines.append(f"Refused rows and why: {refused_path}")
     if summary.unconfirmed:
-        lines.append(f"Gave up on {len(summary.unconfirmed):,} rows (the server did not confirm them; they may or "
-                     f"may not be stored): rows {row_ranges(summary.unconfirmed)}. They are listed as "
-                     "'unconfirmed' in the refused file: look them up (GET /api/v1/employees/<id>) before "
-                     "sending them again.")
+        given_up = len(summary.unconfirmed)
+        lines.append(f"Gave up on {given_up:,} rows after retrying: rows {row_ranges(summary.unconfirmed)}.")
+        if summary.unsent:
+            lines.append(f"  {summary.unsent:,} of them never reached the server ('unsent' in the refused file): "
+                         "nothing of them is stored; send them again.")
+        if given_up > summary.unsent:
+            lines.append(f"  {given_up - summary.unsent:,} may or may not be stored ('unconfirmed'): look them up "
+                         "(GET /api/v1/employees/<id>) before sending them again.")
     if summary.stopped:
         lines.append(f"Stopped: {summary.stopped}")
-        if summary.not_sent:
-            lines.append(f"{summary.not_sent:,} rows were not sent.")
+    if summary.first_not_sent:
+        lines.append(f"Not sent: row {summary.first_not_sent:,} and the rows after it (the push stopped"
+                     + (")." if summary.stopped else " after giving up on a batch)."))
     return lines
 
 
@@ -546,3 +565,52 @@ def row_ranges(numbers: list[int]) -> str:
         parts.append(f"{start}-{previous}" if start != previous else str(start))
         start = previous = number
     return ", ".join(parts)
+
+
+# --- the command (flask --app employee_app push, or python -m employee_app.push_client) ---
+@click.command("push")
+@click.argument("path", metavar="FILE", type=click.Path(dir_okay=False))
+@click.option("--url", required=True, help="The server's address, e.g. https://hr.example.com")
+@click.option("--token-stdin", is_flag=True, help="Read the API token from standard input (one line).")
+@click.option("--token-file", type=click.Path(dir_okay=False), help="Read the API token from this file.")
+@click.option("--batch-size", type=click.IntRange(1, 1000), default=1000, show_default=True)
+@click.option("--concurrency", type=click.IntRange(1, 32), default=4, show_default=True,
+              help="Batches sent at once.")
+@click.option("--atomic", is_flag=True, help="Each batch stored whole or not at all.")
+@click.option("--refused", "refused_path", type=click.Path(dir_okay=False),
+              help="Where the refused rows go (default: FILE.refused.csv).")
+@click.option("--timeout", type=click.FloatRange(1, 3600), default=60.0, show_default=True,
+              help="Seconds to wait for one answer.")
+@click.option("--max-attempts", type=click.IntRange(1, 1000), default=10, show_default=True,
+              help="Tries of one batch before giving up on it.")
+@click.option("--max-retry-time", type=click.FloatRange(0, 86400), default=300.0, show_default=True,
+              help="Seconds after its first try after which a batch is given up.")
+@click.option("--backoff-cap", type=click.FloatRange(0.1, 3600), default=30.0, show_default=True,
+              help="The longest wait between two tries (exponential backoff, full jitter).")
+def push_command(path, url, token_stdin, token_file, batch_size, concurrency, atomic, refused_path, timeout,
+                 max_attempts, max_retry_time, backoff_cap) -> None:
+    """Send a CSV or XLSX file to a server's API (POST /api/v1/employees/batch),
+    retrying safely. Exit status: 0 every row created, 1 some refused (see the
+    refused file), 2 a usage, file or token problem, 3 gave up on some rows.
+
+    Also `python -m employee_app.push_client`, which needs none of the app's
+    settings (for a machine that only sends)."""
+    try:
+        token = read_token(token_stdin, token_file, sys.stdin)
+        options = PushOptions(url=check_url(url), token=token, batch_size=batch_size, concurrency=concurrency,
+                              atomic=atomic, timeout=timeout,
+                              retry=RetryPolicy(max_attempts=max_attempts, max_seconds=max_retry_time, cap=backoff_cap))
+        refused_path = refused_path or f"{path}.refused.csv"
+        summary = push(path, options, refused_path, progress=Progress(sys.stderr),
+                       notice=lambda text: click.echo(text, err=True))
+    except PushError as error:
+        click.echo(f"Error: {error.message}", err=True)
+        sys.exit(error.exit_code)
+    for line in describe(summary, refused_path):
+        click.echo(line)
+    sys.exit(summary.exit_code)
+
+
+
+if __name__ == "__main__":
+    push_command(prog_name="python -m employee_app.push_client")
