@@ -36,7 +36,9 @@ def test_valid_invalid_and_duplicate_rows_the_right_ones_stored_the_others_liste
     ]
     path = write_csv(tmp_path / "people.csv", rows)
 
-    code, out, err = run_push(app_env, path, live_server, hr_token, "--batch-size", 3, "--concurrency", 2)
+    # One batch at a time: a value repeated in two batches sent at once goes
+    # to whichever the server takes first; in sequence, the earlier row wins.
+    code, out, err = run_push(app_env, path, live_server, hr_token, "--batch-size", 3, "--concurrency", 1)
 
     assert code == 1, (out, err)
     assert stored_ids(pg) == ["P1", "P2", "P4"]
@@ -102,11 +104,13 @@ def test_hostile_cells_are_refused_with_a_reason_never_a_server_error(tmp_path, 
     refused = {int(row["row"]): row for row in read_refused(tmp_path / "hostile.csv.refused.csv")}
     assert all(row["refused"] in ("invalid", "duplicate") for row in refused.values()), refused
     assert "unconfirmed" not in out + err and "HTTP 5" not in out + err
-    assert {2, 3, 4, 5, 6} <= set(refused), sorted(refused)
-    assert "100,000" in refused[5]["error"] or "32,767" in refused[5]["error"]
+    assert {2, 4, 5, 6} <= set(refused), sorted(refused)
+    assert "32,767" in refused[5]["error"]
     assert len(refused[5]["last_name"]) <= 32_767  # the refused file stays readable by spreadsheets
     stored = stored_ids(pg)
     assert "P7" in stored and not {"P1", "P4", "P5"} & set(stored)
+    # The zero-width space is dropped as the add form drops it, or the row refused: never stored as sent.
+    assert all(employee_id.isascii() and employee_id.isprintable() for employee_id in stored), stored
     assert len(stored) + len(refused) == len(rows)
 
 
