@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 import uuid
-from collections import deque
+from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
@@ -103,6 +103,7 @@ class Summary:
     stopped: str | None = None  # why the push stopped early (401/403, a wrong URL)
     not_sent: int = 0  # rows of batches stopped before they were sent
     first_not_sent: int | None = None  # the row from which on the file was not read, after a stop
+    retries: Counter = field(default_factory=Counter)  # tries that were answered "again later" or not at all
 
     @property
     def refused(self) -> int:
@@ -268,6 +269,8 @@ class Sender:
         self.options = options
         self.sleep = sleep
         self.stopped = threading.Event()
+        self.retries: Counter[str] = Counter()  # why tries were repeated: "HTTP 503", "ConnectError", ...
+        self.retries_lock = threading.Lock()
         self.client = httpx.Client(
             base_url=options.url.rstrip("/"), timeout=options.timeout,
             limits=httpx.Limits(max_connections=options.concurrency, max_keepalive_connections=options.concurrency),
@@ -303,6 +306,8 @@ class Sender:
                 retry_after = _retry_after(response)
                 maybe_stored |= response.status_code not in (429, 503)  # those two store nothing
             attempt += 1
+            with self.retries_lock:
+                self.retries[last.split(":")[0]] += 1
             wait = policy.delay(attempt, retry_after)
             over = attempt >= policy.max_attempts or time.monotonic() - started + wait > policy.max_seconds
             if over or self.stopped.is_set():  # stopped: another batch gave up, or the token was refused
@@ -490,6 +495,7 @@ def push(path: str, options: PushOptions, refused_path: str, *, progress: Progre
     finally:
         sender.close()
         writer.close()
+        summary.retries = sender.retries
     if progress:
         progress.show(summary, done=True)
     return summary
@@ -535,6 +541,10 @@ def describe(summary: Summary, refused_path: str) -> list[str]:
              f"{summary.invalid:,} invalid"
              + (f", {summary.not_stored:,} not stored (their batch was refused as a whole)" if summary.not_stored
                 else "") + "."]
+    if summary.retries:
+        reasons = ", ".join(f"{reason} x{count:,}" for reason, count in summary.retries.most_common())
+        lines.append(f"Tries repeated: {summary.retries.total():,} ({reasons}), each with its batch's "
+                     "Idempotency-Key.")
     if summary.refused or summary.unconfirmed:
         lines.append(f"Refused rows and why: {refused_path}")
     if summary.unconfirmed:

@@ -52,6 +52,7 @@ def start_push(app_env: dict, path, base_url: str, token: str, *args) -> subproc
                                cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     process.stdin.write(token + "\n")
     process.stdin.close()
+    process.stdin = None  # so that communicate() does not flush it again
     return process
 
 

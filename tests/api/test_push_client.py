@@ -199,7 +199,7 @@ def test_answers_lost_on_the_way_are_retried_with_the_same_key_never_a_false_dup
         code, out, err = run_push(app_env, path, relay.url, hr_token, "--batch-size", 100, "--concurrency", 2)
     assert relay.cut == 3
     assert code == 0, (out, err)
-    assert "400 created, 0 duplicate" in out
+    assert "400 created, 0 duplicate" in out and "RemoteProtocolError x3" in out
     assert pg.execute("SELECT count(*), count(DISTINCT employee_id) FROM employees").fetchone() == (400, 400)
 
 
