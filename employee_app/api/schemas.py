@@ -113,3 +113,54 @@ class Duplicate(BaseModel):
     message: str
     errors: dict[str, str]
     existing: dict[str, str] = Field(description="Per field, the URL of the record that holds the value.")
+
+
+# --- i13-batch: POST /employees/batch -----------------------------------------
+
+MAX_BATCH_ITEMS = 1000
+
+
+class BatchQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    atomic: bool = Field(False, description="true: store every item or none (201, else 409 or 422).")
+
+
+class BatchRequest(BaseModel):
+    """1 to 1,000 records, each an object of NewEmployee's fields. An item
+    that does not fit NewEmployee is that item's `invalid`, not the batch's;
+    over 1,000 items is a 413."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    employees: list[dict[str, object]] = Field(
+        min_length=1, json_schema_extra={"maxItems": MAX_BATCH_ITEMS},
+        description="Each item an object of NewEmployee's fields (each text or null).")
+
+
+class BatchCounts(BaseModel):
+    created: int
+    duplicate: int
+    invalid: int
+
+
+class BatchResult(BaseModel):
+    index: int = Field(description="The item's place in the request, from 0.")
+    status: Literal["created", "valid", "duplicate", "invalid"] = Field(
+        description="valid: would have been created, in an atomic batch refused for other items.")
+    employee_id: str | None = None
+    url: str | None = None
+    errors: dict[str, str] | None = None
+    existing: dict[str, str] | None = Field(None, description="Per field, the URL of the stored record holding it.")
+    earlier: dict[str, int] | None = Field(None, description="Per field, the index of the earlier item holding it.")
+
+
+class BatchAnswer(BaseModel):
+    """Every item's end in the request's order; `status` and `message` are
+    there when the batch was refused (atomic: 409 or 422)."""
+
+    status: int | None = None
+    message: str | None = None
+    stored: bool
+    counts: BatchCounts
+    results: list[BatchResult]

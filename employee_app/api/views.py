@@ -10,6 +10,7 @@ from ..security import public
 from ..services import api_tokens, employees
 from ..services.errors import DuplicateError, InvalidInput
 from . import bp, schemas
+from .idempotency import idempotent, keep_before_commit
 
 ANY_ROLE = ("admin", "hr", "viewer")
 TOKEN_REALM = 'Bearer realm="employee_app"'
@@ -151,6 +152,7 @@ def _record(found) -> schemas.Employee:
 
 @bp.post("/employees")
 @token_access("admin", "hr")
+@idempotent
 @spec.validate(json=schemas.NewEmployee,
                resp=Response(HTTP_201=schemas.Employee, HTTP_400=schemas.Problem, HTTP_409=schemas.Duplicate,
                              HTTP_413=schemas.Problem, HTTP_415=schemas.Problem))
@@ -160,8 +162,12 @@ def create_employee():
         return json_problem(415, "Send the record as JSON (Content-Type: application/json).")
     if request.get_json(silent=True) is None:
         return json_problem(400, "The body is not valid JSON.")
+    def before_commit(created):
+        keep_before_commit(_created_answer(created), [created.id])
+
     try:
-        created = employees.create_employee(request.context.json.model_dump(), actor=g.api_user, source="api")
+        created = employees.create_employee(request.context.json.model_dump(), actor=g.api_user, source="api",
+                                            before_commit=before_commit)
     except DuplicateError as error:
         return _duplicate_problem(error.taken)
     except InvalidInput as error:
@@ -169,8 +175,11 @@ def create_employee():
             return json_problem(422, "The record has invalid values.", errors=error.errors,
                                 extra={"existing": _holders(error.taken)})
         return json_problem(422, "The record has invalid values.", errors=error.errors)
-    url = _employee_url(created.employee_id)
-    return _record(created), 201, {"Location": url, "ETag": etag_of(created)}
+    return _created_answer(created)
+
+
+def _created_answer(created):
+    return _record(created), 201, {"Location": _employee_url(created.employee_id), "ETag": etag_of(created)}
 
 
 def _holders(taken) -> dict:

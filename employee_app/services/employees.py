@@ -26,9 +26,11 @@ STORED_FIELDS = ("employee_id", "first_name", "last_name", "email", "phone",
 
 
 @retry_transient
-def create_employee(raw: dict, *, actor: User | None = None, source: str = "form") -> Employee:
+def create_employee(raw: dict, *, actor: User | None = None, source: str = "form",
+                    before_commit=None) -> Employee:
     """Validate, refuse a duplicate before writing, insert with its audit
-    entry, then index in Valkey.
+    entry, then index in Valkey. before_commit(employee), if given, runs
+    just before the COMMIT (the API keeps its Idempotency-Key answer then).
 
     Raises InvalidInput (422) or DuplicateError (409)."""
     try:
@@ -48,6 +50,8 @@ def create_employee(raw: dict, *, actor: User | None = None, source: str = "form
         db.session.flush()
         audit.record(employee_pk=employee.id, employee_id=employee.employee_id, action="create",
                      source=source, changes=audit.creation_changes(audit.snapshot(employee)), actor=actor)
+        if before_commit is not None:
+            before_commit(employee)
         db.session.commit()
     except (IntegrityError, DataError) as exc:
         db.session.rollback()

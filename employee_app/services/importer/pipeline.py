@@ -72,14 +72,23 @@ CREATE TEMP TABLE IF NOT EXISTS import_staging (
 )"""
 
 _COLUMN_LIST = sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
+# A record from an import carries its import and row; one from elsewhere (an
+# API batch, services/employee_batches.py) neither.
 INSERT_SQL = sql.SQL("""
 INSERT INTO employees ({columns}, import_id, import_row)
 SELECT {columns}, %(import_id)s, row_number FROM import_staging ORDER BY row_number
 ON CONFLICT DO NOTHING
-RETURNING import_row, employee_id, email
+RETURNING employee_id, email
+""").format(columns=_COLUMN_LIST)
+PLAIN_INSERT_SQL = sql.SQL("""
+INSERT INTO employees ({columns})
+SELECT {columns} FROM import_staging ORDER BY row_number
+ON CONFLICT DO NOTHING
+RETURNING employee_id, email
 """).format(columns=_COLUMN_LIST)
 STAGING_COPY_SQL = sql.SQL("COPY import_staging (row_number, {columns}) FROM STDIN").format(columns=_COLUMN_LIST)
 DIRECT_COPY_SQL = sql.SQL("COPY employees ({columns}, import_id, import_row) FROM STDIN").format(columns=_COLUMN_LIST)
+PLAIN_COPY_SQL = sql.SQL("COPY employees ({columns}) FROM STDIN").format(columns=_COLUMN_LIST)
 
 @dataclass
 class Settings:
@@ -120,6 +129,10 @@ class Rejection:
     error: str
     cells: list[str]
     in_this_file: bool = False  # a repeat of an earlier row of the same file
+    errors: dict[str, str] | None = None  # an invalid row's message per field
+    # Who holds the value of a duplicate: the stored record's employee ID, or
+    # (in_this_file) the number of the earlier row.
+    holder: str | int | None = None
 
 
 @dataclass
@@ -140,7 +153,12 @@ class Batch:
 
 
 class ImportRunner:
-    """Runs one import on its own psycopg connection (autocommit off)."""
+    """Runs one import on its own psycopg connection (autocommit off).
+
+    Its per-batch core (_prepare, then _write_with_retries) also serves the
+    API's batches (services/employee_batches.py), which override the hooks
+    marked "hook" below: where a row's values come from, how an earlier row
+    is named, the history written, and where rejections go."""
 
     def __init__(self, settings: Settings, conn: psycopg.Connection, side_conn: psycopg.Connection,
                  counts: Counts | None = None, on_batch=None):
@@ -173,6 +191,9 @@ class ImportRunner:
         # stored rows (a rerun after committed rows finds it there).
         self.announced = self.counts.inserted > 0
         self.direct_copies = self.staged_batches = 0  # how the batches went in (for logs and the bench)
+        from_import = settings.import_id is not None
+        self.insert_sql = INSERT_SQL if from_import else PLAIN_INSERT_SQL
+        self.direct_copy_sql = DIRECT_COPY_SQL if from_import else PLAIN_COPY_SQL
 
     def run(self) -> Counts:
         self.conn.execute(STAGING_DDL)
@@ -234,6 +255,22 @@ class ImportRunner:
                 yield record
 
     def _run_batch(self, batch: Batch) -> None:
+        counts = self._write_with_retries(batch)
+        self.counts.add(counts)
+        self.last_row = batch.last_row
+        if self.commits:
+            duplicate_guard.forget_values(self.forgotten)
+            duplicate_guard.remember_keys([k[0] for k in self.remembered], [k[1] for k in self.remembered if k[1]])
+        else:
+            save_progress(self.side_conn, self.settings.import_id, self.counts, 0)
+        self.remembered, self.forgotten = [], []
+        if self.on_batch:
+            self.on_batch(self.counts)
+
+    def _write_with_retries(self, batch: Batch) -> Counts:
+        """Write a prepared batch: its counts (committed in the import's
+        default mode; otherwise its savepoint is released, the caller
+        commits)."""
         self._resolve_codes(batch)
         # Each batch runs in a savepoint, so that a retry (or, in the modes
         # that keep one transaction, any failure of this batch) undoes this
@@ -257,28 +294,18 @@ class ImportRunner:
                 time.sleep(0.1 * (attempt + 1))
         else:
             raise RuntimeError("the batch kept deadlocking with another import")
-        self.counts.add(counts)
-        self.last_row = batch.last_row
-        if self.commits:
-            duplicate_guard.forget_values(self.forgotten)
-            duplicate_guard.remember_keys([k[0] for k in self.remembered], [k[1] for k in self.remembered if k[1]])
-        else:
-            save_progress(self.side_conn, self.settings.import_id, self.counts, 0)
-        self.remembered, self.forgotten = [], []
-        if self.on_batch:
-            self.on_batch(self.counts)
+        return counts
 
     # --- 1. validate, and drop repeats inside the batch ---------------------
 
     def _validate(self, batch: Batch) -> Batch:
         seen_ids: dict[str, int] = {}
         seen_emails: dict[str, int] = {}
-        mapping = self.settings.mapping
         for number, cells, problem in batch.rows:
             if problem:  # past a size limit: refused whole, its cells cut short
                 batch.rejections.append(Rejection(number, "invalid", None, problem, cells))
                 continue
-            raw, errors = mapped_record(cells, mapping)
+            raw, errors = self._raw_record(cells)
             try:
                 if errors:
                     raise InvalidInput(errors)
@@ -286,28 +313,36 @@ class ImportRunner:
             except InvalidInput as exc:
                 fields = {**exc.errors, **errors}
                 batch.rejections.append(Rejection(number, "invalid", next(iter(fields)),
-                                                  " ".join(fields.values()), cells))
+                                                  " ".join(fields.values()), cells, errors=fields))
                 continue
             if self.codes:
                 values.update({target: raw.get(target) for target in CODE_TARGETS})
             employee_id, email = values["employee_id"], values["email"]
             if employee_id in seen_ids:
+                earlier = seen_ids[employee_id]
                 batch.rejections.append(Rejection(
-                    number, "duplicate", "employee_id",
-                    f"{ID_LABEL} {employee_id} is also on row {seen_ids[employee_id]} of this file.", cells,
-                    in_this_file=True))
+                    number, "duplicate", "employee_id", f"{ID_LABEL} {employee_id} {self._also_on(earlier)}.",
+                    cells, in_this_file=True, holder=earlier))
                 continue
             if email and email in seen_emails:
+                earlier = seen_emails[email]
                 batch.rejections.append(Rejection(
-                    number, "duplicate", "email",
-                    f"{EMAIL_LABEL} {email} is also on row {seen_emails[email]} of this file.", cells,
-                    in_this_file=True))
+                    number, "duplicate", "email", f"{EMAIL_LABEL} {email} {self._also_on(earlier)}.", cells,
+                    in_this_file=True, holder=earlier))
                 continue
             seen_ids[employee_id] = number
             if email:
                 seen_emails[email] = number
             batch.valid.append((number, values, cells))
         return batch
+
+    def _raw_record(self, cells) -> tuple[dict, dict[str, str]]:
+        """(hook) A row's raw field values and the errors met reading them."""
+        return mapped_record(cells, self.settings.mapping)
+
+    def _also_on(self, earlier: int) -> str:
+        """(hook) The words for a value an earlier row holds."""
+        return f"is also on row {earlier} of this file"
 
     # --- 2. write: Valkey filter, COPY, INSERT ... ON CONFLICT ---------------
 
@@ -350,8 +385,7 @@ class ImportRunner:
                         invalid=sum(1 for r in rejections if r.kind == "invalid"))
         assert counts.inserted + counts.updated + counts.duplicates + counts.invalid == counts.rows_read, \
             "a row went missing"
-        if counts.inserted and not self.announced:
-            self._announce()
+        self._record_history(batch, inserted_rows)
         self._store_rejections(rejections)
         if self.commits:
             total = Counts(**vars(self.counts))
@@ -396,7 +430,7 @@ class ImportRunner:
             data = "".join(self._copy_lines(rows, resolved=True).values())
         self.conn.execute("SAVEPOINT direct")
         try:
-            with self.conn.cursor().copy(DIRECT_COPY_SQL) as copy:
+            with self.conn.cursor().copy(self.direct_copy_sql) as copy:
                 copy.write(data)
         except db_errors.ROW_ERRORS as exc:
             self.conn.execute("ROLLBACK TO SAVEPOINT direct")
@@ -442,7 +476,7 @@ class ImportRunner:
             if line.count("\\") != fields.count(None) or line.count("\t") != _LAST_FIELD \
                     or "\n" in line or "\r" in line:
                 line = "\t".join([_NULL if f is None else _escaped(str(f)) for f in fields])
-            lines[number] = f"{line}\t{import_id}\t{number}\n"
+            lines[number] = f"{line}\t{import_id}\t{number}\n" if import_id is not None else line + "\n"
         return lines
 
     def _named_row_values(self):
@@ -464,6 +498,12 @@ class ImportRunner:
                 self._entry_id(lists.DEPARTMENTS, values), self._entry_id(lists.JOBS, values),
                 values["employment_type"], values["location"], values["hire_date"], values["status"],
                 values["termination_date"])
+
+    def _record_history(self, batch: Batch, inserted_rows: set[int]) -> None:
+        """(hook) The history of the rows stored: the import's own entry
+        with its first stored rows (the records carry import_id and row)."""
+        if inserted_rows and not self.announced:
+            self._announce()
 
     def _announce(self) -> None:
         """The import's own audit entry (who, when, which file), in the
@@ -499,19 +539,20 @@ class ImportRunner:
                         db_errors.describe(exc))
             return set(), [Rejection(number, kind, field_name, reason, cells)]
         self.conn.execute("RELEASE SAVEPOINT rows")
-        self.remembered += [(employee_id, email) for _, employee_id, email in returned]
-        return {row_number for row_number, _, _ in returned}, []
+        self.remembered += [(employee_id, email) for employee_id, email in returned]
+        row_of = {values["employee_id"]: number for number, values, _ in rows}
+        return {row_of[employee_id] for employee_id, _ in returned}, []
 
-    def _insert(self, rows) -> list[tuple[int, str, str | None]]:
+    def _insert(self, rows) -> list[tuple[str, str | None]]:
         """COPY the rows into the staging table, INSERT ... ON CONFLICT DO
-        NOTHING: the (row, ID, e-mail) stored."""
+        NOTHING: the (ID, e-mail) stored."""
         self._resolve_entries(rows)
         cur = self.conn.cursor()
         cur.execute("TRUNCATE import_staging")
         with cur.copy(STAGING_COPY_SQL) as copy:
             for number, values, _ in rows:
                 copy.write_row((number,) + self._row_values(values))
-        return cur.execute(INSERT_SQL, {"import_id": self.settings.import_id}).fetchall()
+        return cur.execute(self.insert_sql, {"import_id": self.settings.import_id}).fetchall()
 
     def _resolve_entries(self, rows) -> None:
         """The ids of the departments and jobs the rows name (and do not give
@@ -607,9 +648,10 @@ class ImportRunner:
             if email:
                 holders_by_email[email] = holder
         rejections, stale = [], {}
+        import_id = self.settings.import_id
         for number, values, cells in rows:
             holder = holders_by_id.get(values["employee_id"]) or holders_by_email.get(values["email"])
-            if holder and holder[2] == self.settings.import_id and holder[3] == number:
+            if import_id is not None and holder and holder[2] == import_id and holder[3] == number:
                 continue  # stored by this import from this very row: not a duplicate of itself
             if values["employee_id"] in holders_by_id:
                 holder, what = holders_by_id[values["employee_id"]], f"{ID_LABEL} {values['employee_id']}"
@@ -626,15 +668,16 @@ class ImportRunner:
                         f"{ID_LABEL} {values['employee_id']} conflicted with a record changed at the same moment;"
                         " upload the row again.", cells))
                 continue
-            employee_id, name, import_id, import_row = holder
-            in_this_file = import_id == self.settings.import_id and import_row != number
+            employee_id, name, holder_import, import_row = holder
+            in_this_file = import_id is not None and holder_import == import_id and import_row != number
             if in_this_file:
-                error = f"{what} is also on row {import_row} of this file."
+                error = f"{what} {self._also_on(import_row)}."
             elif field_name == "email":
                 error = f"{what} already exists (employee {employee_id}, {name})."
             else:
                 error = f"{what} already exists ({name})."
-            rejections.append(Rejection(number, "duplicate", field_name, error, cells, in_this_file))
+            rejections.append(Rejection(number, "duplicate", field_name, error, cells, in_this_file,
+                                        holder=import_row if in_this_file else employee_id))
         if stale:
             duplicate_guard.forget_values([{"employee_id": k, "email": v} for k, v in stale.items()])
         return rejections
