@@ -82,6 +82,7 @@ class Row:
     record: dict | None = None  # the fields to send; None when refused here
     status: str | None = None  # created, duplicate, invalid, not_stored, unconfirmed
     reason: str = ""
+    encoded: str = ""  # the record as JSON, once
 
 
 @dataclass
@@ -241,18 +242,24 @@ def batches(rows: Iterator[Row], size: int, max_body_bytes: int) -> Iterator[tup
         if row.record is None:
             refused.append(row)
             continue
-        item = len(json.dumps(row.record, ensure_ascii=False).encode()) + 1
-        if pending and (len(pending) >= size or pending_bytes + item > max_body_bytes):
+        row.encoded = _encode(row.record)
+        if pending and (len(pending) >= size or pending_bytes + len(row.encoded) + 1 > max_body_bytes):
             yield refused, _batch(pending)
             refused, pending, pending_bytes = [], [], 0
         pending.append(row)
-        pending_bytes += item
+        pending_bytes += len(row.encoded) + 1
     if pending or refused:
         yield refused, _batch(pending) if pending else None
 
 
+# ASCII (\\uXXXX escapes): a record's length in characters is its length in bytes.
+_encode = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def _batch(rows: list[Row]) -> Batch:
-    body = json.dumps({"employees": [row.record for row in rows]}, ensure_ascii=False).encode()
+    """The body of a batch, from its records encoded once each (for their
+    sizes): {"employees":[...]}, as json.dumps would write it."""
+    body = ('{"employees":[' + ",".join(row.encoded for row in rows) + "]}").encode()
     return Batch(rows, body)
 
 
