@@ -2,7 +2,7 @@
 from functools import wraps
 from urllib.parse import quote
 
-from flask import abort, g, request, url_for
+from flask import abort, current_app, g, request, url_for
 from spectree import Response, SpecTree
 
 from ..errors import json_problem
@@ -179,7 +179,10 @@ def create_employee():
 
 
 def _created_answer(created):
-    return _record(created), 201, {"Location": _employee_url(created.employee_id), "ETag": etag_of(created)}
+    """The 201, as a response (the Idempotency-Key keeps it before the commit)."""
+    return current_app.response_class(
+        _record(created).model_dump_json(), 201, mimetype="application/json",
+        headers={"Location": _employee_url(created.employee_id), "ETag": etag_of(created)})
 
 
 def _holders(taken) -> dict:

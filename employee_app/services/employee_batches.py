@@ -69,7 +69,7 @@ class _ApiBatchRunner(ImportRunner):
 
     def _record_history(self, batch: Batch, inserted_rows: set[int]) -> None:
         """An audit entry per record created (source 'api', the create's
-        values), written in one statement in the batch's transaction: the
+        values), written by one COPY in the batch's transaction: the
         change feed reads them as creates."""
         self.created = {}
         if not inserted_rows:
@@ -78,12 +78,12 @@ class _ApiBatchRunner(ImportRunner):
         pk_by_id = dict(self.conn.execute("SELECT employee_id, id FROM employees WHERE employee_id = ANY(%s)",
                                           ([values["employee_id"] for values in values_by_row.values()],)))
         self.created = {number: (pk_by_id[values["employee_id"]], values) for number, values in values_by_row.items()}
-        entries = [(pk, values["employee_id"], json.dumps(audit.creation_changes(_as_json(values))))
-                   for pk, values in self.created.values()]
-        self.conn.cursor().executemany(
-            "INSERT INTO audit_log (actor_id, actor_name, employee_pk, employee_id, action, source, changes)"
-            f" VALUES (%s, %s, %s, %s, 'create', '{SOURCE}', %s)",
-            [(self.settings.actor_id, self.settings.actor_name, *entry) for entry in entries])
+        actor = (self.settings.actor_id, self.settings.actor_name)
+        with self.conn.cursor().copy("COPY audit_log (actor_id, actor_name, employee_pk, employee_id, action,"
+                                     " source, changes) FROM STDIN") as copy:
+            for pk, values in self.created.values():
+                copy.write_row((*actor, pk, values["employee_id"], "create", SOURCE,
+                                json.dumps(audit.creation_changes(_as_json(values)))))
 
     def outcome(self, batch: Batch, atomic: bool) -> BatchOutcome:
         refused = bool(self.rejections)
