@@ -424,7 +424,10 @@ class RefusedWriter:
 
     def __init__(self, path: str, header: list[str]):
         self.path = path
-        self.file = open(path, "w", newline="", encoding="utf-8")
+        try:
+            self.file = open(path, "w", newline="", encoding="utf-8")
+        except OSError as error:
+            raise PushError(f"The refused rows cannot be written to {path}: {error.strerror or error}") from None
         self.file.write(BOM)
         self.writer = csv.writer(self.file, lineterminator="\r\n")
         self.width = len(header)
@@ -495,8 +498,8 @@ def push(path: str, options: PushOptions, refused_path: str, *, progress: Progre
                     _account(window.popleft(), summary, writer, progress)
             while window:
                 _account(window.popleft(), summary, writer, progress)
-    except _Stop as stop:
-        summary.stopped = str(stop)
+    except (_Stop, FileRefused) as stop:  # FileRefused: a workbook found broken further on
+        summary.stopped = stop.message if isinstance(stop, FileRefused) else str(stop)
         while window:  # the batches in flight finish, the rest stay unsent
             _account(window.popleft(), summary, writer, progress, stopping=True)
     finally:

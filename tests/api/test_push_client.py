@@ -164,6 +164,8 @@ def test_usage_errors_exit_2(tmp_path, app_env, live_server, hr_token):
     assert run_push(app_env, tmp_path / "missing.csv", live_server, hr_token)[0] == 2
     assert run_push(app_env, path, live_server, "not a token")[0] == 2
     assert run_push(app_env, path, live_server, hr_token, "--batch-size", 1001)[0] == 2
+    code, _, err = run_push(app_env, path, live_server, hr_token, "--refused", tmp_path / "no-such-dir" / "r.csv")
+    assert code == 2 and "cannot be written" in err and "Traceback" not in err
 
 
 def test_the_token_from_a_file(tmp_path, app_env, live_server, hr_token, pg):
