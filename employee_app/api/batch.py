@@ -66,7 +66,7 @@ def _answer(outcome: employee_batches.BatchOutcome, atomic: bool):
 @bp.post("/employees/batch")
 @token_access("admin", "hr")
 @idempotent
-@spec.validate(query=schemas.BatchQuery, json=schemas.BatchRequest,
+@spec.validate(query=schemas.BatchQuery, json=schemas.BatchRequest, headers=schemas.IdempotencyHeaders,
                resp=Response(HTTP_200=schemas.BatchAnswer, HTTP_201=schemas.BatchAnswer, HTTP_400=schemas.Problem,
                              HTTP_409=schemas.BatchAnswer, HTTP_413=schemas.Problem, HTTP_415=schemas.Problem,
                              HTTP_503=schemas.Problem))

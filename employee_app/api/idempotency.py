@@ -4,6 +4,7 @@ Valkey side is services/idempotency.py; docs/api.md says what a client sees).
 It goes between token_access (the key belongs to the token's owner) and
 spec.validate (it reads the body first, to fingerprint it)."""
 import hashlib
+import logging
 import re
 from functools import wraps
 
@@ -19,6 +20,8 @@ KEY_RE = re.compile(r"[\x21-\x7e]{1,255}")  # visible ASCII
 KEPT_HEADERS = ("Content-Type", "Location", "ETag")
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 IN_USE_CODE = "idempotency_key_in_use"
+
+log = logging.getLogger(__name__)
 
 
 class _HashingInput:
@@ -57,7 +60,8 @@ def request_fingerprint() -> str:
     return idempotency.fingerprint([request.method.encode(), request.path.encode(), request.query_string, _body()])
 
 
-def _unavailable():
+def _unavailable(error: IdempotencyUnavailable):
+    log.warning("Idempotency-Key not honoured: %s", error)
     return json_problem(503, "An Idempotency-Key cannot be honoured right now (its store is unavailable); "
                              "try again shortly.", headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
@@ -95,8 +99,8 @@ def idempotent(view):
         request_hash = request_fingerprint()
         try:
             held = idempotency.claim(g.api_user.id, key, request_hash)
-        except IdempotencyUnavailable:
-            return _unavailable()
+        except IdempotencyUnavailable as error:
+            return _unavailable(error)
         if held.outcome == "replay":
             return _replay(held.stored)
         if held.outcome == "other_request":
@@ -109,9 +113,9 @@ def idempotent(view):
         try:
             try:
                 response = current_app.make_response(view(*args, **kwargs))
-            except IdempotencyUnavailable:  # before any commit: nothing stored
+            except IdempotencyUnavailable as error:  # before any commit: nothing stored
                 db.session.rollback()
-                return _unavailable()
+                return _unavailable(error)
             if response.status_code < 500:  # a 5xx says nothing final: the retry runs (or recovers)
                 try:
                     idempotency.keep(held, _stored(response), state="done")

@@ -164,3 +164,15 @@ class BatchAnswer(BaseModel):
     stored: bool
     counts: BatchCounts
     results: list[BatchResult]
+
+
+class IdempotencyHeaders(BaseModel):
+    """The Idempotency-Key header of a POST, for the document: api/idempotency.py
+    checks it (400) before this model is reached."""
+
+    model_config = ConfigDict(extra="allow")
+
+    idempotency_key: str | None = Field(
+        None, alias="Idempotency-Key", min_length=1, max_length=255,
+        description="1 to 255 visible ASCII characters: a retry with the same key and request gets the first "
+                    "answer again (Idempotency-Replayed: true); kept 24 hours, per token owner.")

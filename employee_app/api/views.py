@@ -153,7 +153,7 @@ def _record(found) -> schemas.Employee:
 @bp.post("/employees")
 @token_access("admin", "hr")
 @idempotent
-@spec.validate(json=schemas.NewEmployee,
+@spec.validate(json=schemas.NewEmployee, headers=schemas.IdempotencyHeaders,
                resp=Response(HTTP_201=schemas.Employee, HTTP_400=schemas.Problem, HTTP_409=schemas.Duplicate,
                              HTTP_413=schemas.Problem, HTTP_415=schemas.Problem))
 def create_employee():

@@ -58,6 +58,14 @@ class _ApiBatchRunner(ImportRunner):
         self.rejections = []
         self.created: dict[int, tuple[int, dict]] = {}  # item index -> (primary key, values)
 
+    def write(self, items: list[tuple[dict, dict[str, str]]]) -> Batch:
+        """The items as one batch of the import's core, written (not committed)."""
+        self.conn.execute(STAGING_DDL)
+        batch = self._prepare(Batch(rows=[(index, item, None) for index, item in enumerate(items)],
+                                    last_row=len(items) - 1))
+        self._write_with_retries(batch)
+        return batch
+
     def _raw_record(self, item: tuple[dict, dict[str, str]]) -> tuple[dict, dict[str, str]]:
         return item  # (the API shaped it already: its fields, and what did not fit)
 
@@ -99,11 +107,14 @@ class _ApiBatchRunner(ImportRunner):
                 # (a repeat of an earlier item never reached batch.valid)
                 item.employee_id = ids.get(rejection.row_number) or normalize_employee_id(
                     batch.rows[rejection.row_number][1][0].get("employee_id"))
-                item.errors = {rejection.field: rejection.error}
-                if rejection.in_this_file:
-                    item.earlier = {rejection.field: rejection.holder}
+                field_name = rejection.field or "employee_id"
+                item.errors = {field_name: rejection.error}
+                if rejection.holder is None:
+                    pass  # refused by PostgreSQL, its holder unknown (changed at that moment): no link
+                elif rejection.in_this_file:
+                    item.earlier = {field_name: rejection.holder}
                 else:
-                    item.existing = {rejection.field: rejection.holder}
+                    item.existing = {field_name: rejection.holder}
             items[rejection.row_number] = item
         ordered = [items[number] for number, _, _ in batch.rows]
         stored = bool(self.created) and not (atomic and refused)
@@ -121,10 +132,7 @@ def create_batch(items: list[tuple[dict, dict[str, str]]], *, atomic: bool, acto
     stored (the Idempotency-Key's answer is kept then: services/idempotency.py)."""
     conn = db.session.connection().connection.driver_connection  # the session's transaction
     runner = _ApiBatchRunner(conn, actor)
-    conn.execute(STAGING_DDL)
-    batch = runner._prepare(Batch(rows=[(index, item, None) for index, item in enumerate(items)],
-                                  last_row=len(items) - 1))
-    runner._write_with_retries(batch)
+    batch = runner.write(items)
     outcome = runner.outcome(batch, atomic)
     if not outcome.stored:
         db.session.rollback()
