@@ -3,6 +3,7 @@ tests/ops/test_push_outage.py): files to push, the command run as a person
 runs it (its own process, the token on stdin), and a TCP relay standing
 between the client and the suite's gunicorn to stage network failures."""
 import csv
+import json
 import os
 import socket
 import subprocess
@@ -72,9 +73,13 @@ class Relay:
     (connection refused until then). cut_answers: the first N connections
     are cut as the server's answer starts, so the request was served but
     the client never learns its answer (as a dropped network or a proxy
-    timing out)."""
+    timing out). refuse=(count, status, headers): the first `count`
+    connections get that answer (a JSON problem body, with refuse_body's
+    keys) instead of reaching the server, as a proxy or load balancer in
+    front of it may answer."""
 
-    def __init__(self, upstream: str, *, listen_after: float = 0.0, cut_answers: int = 0):
+    def __init__(self, upstream: str, *, listen_after: float = 0.0, cut_answers: int = 0,
+                 refuse: tuple[int, int, dict] | None = None, refuse_body: dict | None = None):
         host, port = upstream.removeprefix("http://").split(":")
         self.upstream = (host, int(port))
         self.port = free_port()
@@ -82,6 +87,9 @@ class Relay:
         self.listen_after = listen_after
         self.cut_answers = cut_answers
         self.cut = 0
+        self.refuse = refuse
+        self.refuse_body = refuse_body or {}
+        self.refused = 0
         self.connections = 0
         self.lock = threading.Lock()
         self.closing = threading.Event()
@@ -112,9 +120,23 @@ class Relay:
                 return
             with self.lock:
                 self.connections += 1
-                cut = self.cut < self.cut_answers
+                refused = self.refuse is not None and self.refused < self.refuse[0]
+                self.refused += refused
+                cut = not refused and self.cut < self.cut_answers
                 self.cut += cut
-            threading.Thread(target=self._relay, args=(client, cut), daemon=True).start()
+            target = self._answer_instead if refused else self._relay
+            threading.Thread(target=target, args=(client, cut), daemon=True).start()
+
+    def _answer_instead(self, client: socket.socket, _cut: bool) -> None:
+        _, status, headers = self.refuse
+        body = json.dumps({"status": status, "message": "Not now.", **self.refuse_body}).encode()
+        head = "".join(f"{name}: {value}\r\n" for name, value in {
+            **headers, "Content-Type": "application/json", "Content-Length": len(body), "Connection": "close"}.items())
+        try:
+            client.recv(65536)  # the request's start: the answer does not depend on it
+            client.sendall(f"HTTP/1.1 {status} Refused\r\n{head}\r\n".encode() + body)
+        finally:
+            client.close()
 
     def _relay(self, client: socket.socket, cut: bool) -> None:
         upstream = socket.create_connection(self.upstream)

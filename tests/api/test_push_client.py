@@ -214,3 +214,29 @@ def test_atomic_batches_store_all_or_nothing(tmp_path, app_env, live_server, hr_
     assert stored_ids(pg) == ["P1", "P2", "P3"]
     refused = {int(row["row"]): row["refused"] for row in read_refused(tmp_path / "people.csv.refused.csv")}
     assert refused == {5: "not_stored", 6: "invalid", 7: "not_stored"}
+
+
+@pytest.mark.parametrize("status, headers", [(429, {"Retry-After": "2"}), (503, {"Retry-After": "2"}),
+                                             (409, {"Retry-After": "2"})], ids=["429", "503", "409-in-use"])
+def test_not_now_answers_are_retried_after_retry_after(tmp_path, app_env, live_server, hr_token, pg, status,
+                                                       headers):
+    """429 (a rate limit), 503 (a proxy or the app: nothing stored) and the
+    409 of a key still in use are waited out, at least Retry-After."""
+    path = write_csv(tmp_path / "people.csv", [person(number) for number in range(1, 11)])
+    body = {"code": "idempotency_key_in_use"} if status == 409 else {}  # the in-use 409 is told apart by its code
+    with Relay(live_server, refuse=(2, status, headers), refuse_body=body) as relay:
+        started = time.monotonic()
+        code, out, err = run_push(app_env, path, relay.url, hr_token, "--concurrency", 1)
+    assert code == 0, (out, err)
+    assert time.monotonic() - started >= 4  # two waits of at least 2 s
+    assert f"HTTP {status} x2" in out
+    assert sorted(stored_ids(pg)) == sorted(f"P{number}" for number in range(1, 11))
+
+
+def test_a_409_that_is_not_the_key_in_use_is_never_retried(tmp_path, app_env, live_server, hr_token, pg):
+    path = write_csv(tmp_path / "people.csv", [person(1)])
+    with Relay(live_server, refuse=(5, 409, {})) as relay:
+        code, out, err = run_push(app_env, path, relay.url, hr_token)
+    assert relay.refused == 1 and "Tries repeated" not in out
+    assert code == 3, (out, err)  # an answer the client cannot read as a batch: not confirmed
+    assert stored_ids(pg) == []
