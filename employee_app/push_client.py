@@ -272,9 +272,8 @@ class _Stop(Exception):
 class Sender:
     """Sends batches over one pooled httpx client (thread-safe)."""
 
-    def __init__(self, options: PushOptions, sleep: Callable[[float], None] = time.sleep):
+    def __init__(self, options: PushOptions):
         self.options = options
-        self.sleep = sleep
         self.stopped = threading.Event()
         self.retries: Counter[str] = Counter()  # why tries were repeated: "HTTP 503", "ConnectError", ...
         self.retries_lock = threading.Lock()
@@ -317,14 +316,14 @@ class Sender:
                 self.retries[last.split(":")[0]] += 1
             wait = policy.delay(attempt, retry_after)
             over = attempt >= policy.max_attempts or time.monotonic() - started + wait > policy.max_seconds
-            if over or self.stopped.is_set():  # stopped: another batch gave up, or the token was refused
+            # Stopped (another batch gave up, or the token was refused): at once, even mid-wait.
+            if over or self.stopped.is_set() or self.stopped.wait(wait):
                 status, then = ("unconfirmed", "it may or may not be stored") if maybe_stored else \
                     ("unsent", "the server never took it: nothing was stored")
                 for row in batch.rows:
                     row.status, row.reason = status, f"gave up after {attempt} tries (last: {last}); {then}"
                 self.stopped.set()  # the next batches would fare no better: none is started
                 return
-            self.sleep(wait)
 
     def _settle(self, batch: Batch, response: httpx.Response) -> None:
         status = response.status_code
