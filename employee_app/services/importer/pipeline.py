@@ -748,6 +748,7 @@ class ImportRunner:
         return None
 
     def _store_rejections(self, rejections: list[Rejection]) -> None:
+        """(hook) The batch's rejections into import_rejections, for the report."""
         if not rejections:
             return
         conn = self.conn if self.commits else self.side_conn
