@@ -63,7 +63,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from list_bench import (ADMIN_PASSWORD, CSRF_RE, DEPARTMENTS, JOB_TITLES, OUT, ROOT, SECRET_KEY,  # noqa: E402
-                        STATUSES, Bench, Data, get_ok, login)
+                        STATUSES, Bench, Data, get_ok, login, run_stoppably)
 
 import psutil  # noqa: E402
 import psycopg  # noqa: E402
@@ -1033,13 +1033,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.rows < 1000:
         parser.error("--rows must be at least 1000")
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    try:
-        run(args)
-    except KeyboardInterrupt:
-        print("Interrupted.")
-        return 130
-    return 0
+    return run_stoppably(run, args)
 
 
 if __name__ == "__main__":

@@ -972,7 +972,12 @@ def main() -> int:
     args = parser.parse_args()
     if args.rows < 2 * PER_PAGE + 2:
         parser.error("--rows must be at least 102")
-    # SIGTERM stops everything like Ctrl-C does.
+    return run_stoppably(run, args)
+
+
+def run_stoppably(run, args) -> int:
+    """run(args), stopped by SIGTERM as by Ctrl-C (run's `finally` stops the
+    servers); the exit status."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         run(args)

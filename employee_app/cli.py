@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from .extensions import db
 from .models import IMPORT_MODES, ROLES, ImportJob, User
+from .push_client import push_command
 from .services import api_tokens, duplicate_guard, users
 from .services.errors import InvalidInput
 from .services.importer import reports
@@ -164,5 +165,5 @@ def prune_uploads_command(retention) -> None:
 
 def register_commands(app: Flask) -> None:
     for command in (create_user_command, set_password_command, create_token_command, rebuild_index_command, worker_command,
-                    import_csv_command, prune_uploads_command):
+                    import_csv_command, prune_uploads_command, push_command):
         app.cli.add_command(command)
