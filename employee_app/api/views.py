@@ -165,12 +165,18 @@ def create_employee():
     except DuplicateError as error:
         return _duplicate_problem(error.taken)
     except InvalidInput as error:
-        if error.taken:  # invalid fields, and a value already taken: the 422, with the holder's link
-            return json_problem(422, "The record has invalid values.", errors=error.errors,
-                                extra={"existing": _holders(error.taken)})
-        return json_problem(422, "The record has invalid values.", errors=error.errors)
+        return invalid_problem(error)
     url = _employee_url(created.employee_id)
     return _record(created), 201, {"Location": url, "ETag": etag_of(created)}
+
+
+def invalid_problem(error: InvalidInput):
+    """422, one message per field (the form's), with the holder's link of a
+    value already taken among them."""
+    if error.taken:
+        return json_problem(422, "The record has invalid values.", errors=error.errors,
+                            extra={"existing": _holders(error.taken)})
+    return json_problem(422, "The record has invalid values.", errors=error.errors)
 
 
 def _holders(taken) -> dict:

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from .. import audit, db_errors, duplicate_guard, lists
+from .. import audit, change_feed, db_errors, duplicate_guard, lists
 from ..employee_rules import RULES_BY_NAME, clean_employee, shown
 from ..errors import InvalidInput
 from ...valkey_store import ValkeyUnavailable, get_store
@@ -352,6 +352,7 @@ class ImportRunner:
             "a row went missing"
         if counts.inserted and not self.announced:
             self._announce()
+        change_feed.mark_import_batch(self.conn, self.settings.import_id, inserted_rows)  # the feed's creates
         self._store_rejections(rejections)
         if self.commits:
             total = Counts(**vars(self.counts))
