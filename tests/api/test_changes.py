@@ -191,3 +191,41 @@ def test_hostile_positions_and_parameters_are_422(token_for, api, params, field)
     response = api("/changes", token_for("hr"), params=params)
     assert response.status_code == 422, response.text
     assert field in response.json()["errors"], response.json()
+
+
+def test_a_consumer_polling_during_concurrent_writers_gets_every_change_exactly_once(token_for, api, database_url):
+    """Four writers commit entries in transactions held open for random
+    moments (so ids and commits interleave) while a consumer follows `next`
+    the whole time: it ends with every entry once, each writer's in order."""
+    import random
+    import threading
+    import time
+
+    token = token_for("hr")
+    per_writer, writers = 40, 4
+
+    def write(number: int) -> None:
+        rng = random.Random(number)
+        with psycopg.connect(database_url) as conn:
+            for n in range(per_writer):
+                employee_id = f"W{number}-{n}"
+                conn.execute("INSERT INTO audit_log (employee_pk, employee_id, action, source, changes)"
+                             " VALUES (%s, %s, 'create', 'cli', '{}')", (number * 1000 + n, employee_id))
+                time.sleep(rng.random() * 0.02)
+                conn.commit()
+
+    threads = [threading.Thread(target=write, args=(number,)) for number in range(writers)]
+    for thread in threads:
+        thread.start()
+    seen, url = [], None
+    while any(thread.is_alive() for thread in threads):
+        page = follow(api, token, url) if url else feed(api, token, limit=7)
+        seen += [c["employee_id"] for c in page["changes"]]
+        url = page["next"]
+    for thread in threads:
+        thread.join()
+    rest, _ = read_all(api, token, url)
+    seen += [c["employee_id"] for c in rest]
+    assert len(seen) == len(set(seen)) == per_writer * writers
+    for number in range(writers):
+        assert [e for e in seen if e.startswith(f"W{number}-")] == [f"W{number}-{n}" for n in range(per_writer)]
