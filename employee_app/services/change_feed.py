@@ -19,6 +19,7 @@ deleted since is found by the import and row its delete entry keeps.
 Not in the feed: the departments' and jobs' own entries (renaming a
 department changes no employee entry, so a create's department is the
 entry's name now), and an import's own entry (its records stand for it)."""
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -215,6 +216,13 @@ def _next(after: Position, limit: int, items: list, changes: list[Change], last_
     return after
 
 
+def _pair(value) -> list:
+    """[old, new] as text or null, whatever an old entry holds (the answer's
+    shape is checked: a number there would be a 500)."""
+    pair = (value + [None, None])[:2] if isinstance(value, list) else [None, value]
+    return [None if v is None else v if isinstance(v, str) else json.dumps(v) for v in pair]
+
+
 def _ids(ids: list[int]):
     """A list of ids as one array parameter (`= ANY(:ids)`): `IN` binds, and
     SQLAlchemy coerces, each of a thousand values."""
@@ -229,8 +237,7 @@ _ENTRY_COLUMNS = (AuditEntry.id, AuditEntry.employee_pk, AuditEntry.employee_id,
 def _entry_change(position: Position, entry) -> Change:
     return Change(position=position, entry=entry.id, record=entry.employee_pk, employee_id=entry.employee_id,
                   action=entry.action, source=entry.source, actor=entry.actor_name, at=entry.at,
-                  changes={name: pair if isinstance(pair, list) else [None, pair]
-                           for name, pair in (entry.changes or {}).items()},
+                  changes={name: _pair(value) for name, value in (entry.changes or {}).items()},
                   import_id=entry.import_id, import_row=entry.import_row)
 
 

@@ -229,3 +229,14 @@ def test_a_consumer_polling_during_concurrent_writers_gets_every_change_exactly_
     assert len(seen) == len(set(seen)) == per_writer * writers
     for number in range(writers):
         assert [e for e in seen if e.startswith(f"W{number}-")] == [f"W{number}-{n}" for n in range(per_writer)]
+
+
+def test_an_entry_of_an_odd_shape_is_given_as_text_never_a_500(token_for, api, pg):
+    """Entries written by hand or by old code: values that are not text, a
+    value that is not a pair."""
+    pg.execute("INSERT INTO audit_log (employee_pk, employee_id, action, source, changes)"
+               " VALUES (1, 'O-1', 'update', 'cli', %s)",
+               (json.dumps({"phone": [1, 2, 3], "status": "active", "location": [{"a": 1}, None]}),))
+    changes = feed(api, token_for("admin"))["changes"]
+    assert changes[0]["changes"] == {"phone": ["1", "2"], "status": [None, "active"],
+                                     "location": ['{"a": 1}', None]}
