@@ -120,11 +120,21 @@ def test_a_transaction_that_commits_late_is_not_missed(token_for, api, pg, datab
     assert [c["employee_id"] for c in again] == ["C-1", "L-1"]
 
 
-def _import(app, tmp_path, rows: list[str], username: str):
+def _import(app, tmp_path, rows: list[str], username: str, mode: str = "valid_rows"):
     path = tmp_path / "people.csv"
     path.write_text("employee_id,first_name,last_name,email\n" + "\n".join(rows) + "\n", encoding="utf-8")
-    result = app.test_cli_runner().invoke(args=["import-csv", str(path), "--user", username])
+    result = app.test_cli_runner().invoke(args=["import-csv", str(path), "--user", username, "--mode", mode])
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("mode, creates", [("all_or_nothing", 5), ("dry_run", 0)])
+def test_an_import_in_one_transaction_gives_its_records_once_and_a_dry_run_none(token_for, api, app, tmp_path,
+                                                                               monkeypatch, mode, creates):
+    token = token_for("admin")
+    monkeypatch.setattr(pipeline, "BATCH_ROWS", 2)  # three batches in one transaction
+    _import(app, tmp_path, [f"T-{n},First{n},Last{n},t{n}@example.com" for n in range(1, 6)], "api-admin", mode)
+    changes, _ = read_all(api, token, limit=3)
+    assert [(c["action"], c["employee_id"]) for c in changes] == [("create", f"T-{n}") for n in range(1, 1 + creates)]
 
 
 def test_imported_records_are_creates_with_their_first_values_batch_by_batch(token_for, api, app, tmp_path,
