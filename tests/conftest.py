@@ -94,7 +94,7 @@ def clean_state(request, app, valkey_server, database_url):
         valkey_server.start()
     bulk.recover(database_url)
     with app.app_context():
-        db.session.execute(text("TRUNCATE employees, departments, jobs, users, audit_log, imports, import_rejections, column_mappings RESTART IDENTITY CASCADE"))
+        db.session.execute(text("TRUNCATE employees, departments, jobs, users, audit_log, imports, import_rejections, column_mappings, audit_commits, import_feed_batches RESTART IDENTITY CASCADE"))
         db.session.execute(text("UPDATE valkey_index_state SET missed_writes_since = NULL"))
         db.session.commit()
         store = get_store()

@@ -9,3 +9,4 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 from . import views  # noqa: E402,F401  (routes attach themselves to bp)
 from . import batch  # noqa: E402,F401  (POST /employees/batch)
+from . import changes  # noqa: E402,F401  (i13-feed: PATCH/DELETE with If-Match, GET /changes)

@@ -176,3 +176,48 @@ class IdempotencyHeaders(BaseModel):
         None, alias="Idempotency-Key", min_length=1, max_length=255,
         description="1 to 255 visible ASCII characters: a retry with the same key and request gets the first "
                     "answer again (Idempotency-Replayed: true); kept 24 hours, per token owner.")
+
+
+# --- i13-feed: PATCH/DELETE with If-Match, and the change feed ---------------
+
+class EmployeeChanges(NewEmployee):
+    """PATCH /employees/<id>: some of the record's fields, as text; a field
+    left out keeps its value, null clears it (a required one then gets its
+    422). The edit form's rules and messages judge the result."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+MAX_FEED_CURSOR_LENGTH = 200  # a feed cursor is about 30 characters
+
+
+class ChangeFeedQuery(BaseModel):
+    """GET /changes: where to start (the `cursor` of a change, or of the
+    previous answer's `next`; from the beginning without it), how many."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    after: str | None = Field(None, max_length=MAX_FEED_CURSOR_LENGTH, pattern=r"^[A-Za-z0-9_-]*$",
+                              description="A position this feed wrote; the beginning when left out.")
+    limit: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
+
+
+class FeedChange(BaseModel):
+    cursor: str = Field(description="This change's position: `after=` it reads on from here.")
+    entry: int | None = Field(description="The audit entry; null for a record an import batch created.")
+    record: int = Field(description="The employee's row id: the same across changes of its employee ID; "
+                                    "a record deleted and added again has another.")
+    employee_id: str = Field(description="The employee ID at the time.")
+    action: Literal["create", "update", "delete"]
+    source: str = Field(description="form, import, edit, delete, bulk, cli or api.")
+    actor: str | None = Field(description="The account's username at the time; null for the system.")
+    at: datetime
+    changes: dict[str, list[str | None]] = Field(
+        description="{field: [old, new]}: a create has old null, a delete new null.")
+    import_id: int | None
+    import_row: int | None
+
+
+class ChangeFeed(BaseModel):
+    changes: list[FeedChange]
+    next: str = Field(description="Poll this URL for what follows; the same position when nothing is new yet.")

@@ -171,10 +171,7 @@ def create_employee():
     except DuplicateError as error:
         return _duplicate_problem(error.taken)
     except InvalidInput as error:
-        if error.taken:  # invalid fields, and a value already taken: the 422, with the holder's link
-            return json_problem(422, "The record has invalid values.", errors=error.errors,
-                                extra={"existing": _holders(error.taken)})
-        return json_problem(422, "The record has invalid values.", errors=error.errors)
+        return invalid_problem(error)
     return _created_answer(created)
 
 
@@ -183,6 +180,15 @@ def _created_answer(created):
     return current_app.response_class(
         _record(created).model_dump_json(), 201, mimetype="application/json",
         headers={"Location": _employee_url(created.employee_id), "ETag": etag_of(created)})
+
+
+def invalid_problem(error: InvalidInput):
+    """422, one message per field (the form's), with the holder's link of a
+    value already taken among them."""
+    if error.taken:
+        return json_problem(422, "The record has invalid values.", errors=error.errors,
+                            extra={"existing": _holders(error.taken)})
+    return json_problem(422, "The record has invalid values.", errors=error.errors)
 
 
 def _holders(taken) -> dict:

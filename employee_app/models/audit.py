@@ -38,6 +38,11 @@ class AuditEntry(db.Model):
     action: Mapped[str] = mapped_column(String(16))
     source: Mapped[str] = mapped_column(String(16))
     import_id: Mapped[int | None] = mapped_column(BigInteger)
+    # On the delete entry of a record an import created: its row, so the
+    # change feed still finds that record's creation (migration 0014).
+    import_row: Mapped[int | None] = mapped_column(BigInteger)
+    # Not mapped: txid (xid8, the writing transaction), by which the change
+    # feed orders entries in commit order (migration 0014, services/change_feed.py).
     # {field: [old, new]}; for a create, old is null; for a delete, new is null.
     changes: Mapped[dict] = mapped_column(JSONB, server_default="{}")
 
@@ -61,4 +66,6 @@ class AuditEntry(db.Model):
         Index("ix_audit_log_entries_at", "at", "id", postgresql_where=text("entry_pk IS NOT NULL")),
         # An import's own entry (migration 0010).
         Index("ix_audit_log_import", "import_id", postgresql_where=text("subject = 'import'")),
+        Index("ix_audit_log_deleted_import_row", "import_id", "import_row",
+              postgresql_where=text("import_row IS NOT NULL")),
     )

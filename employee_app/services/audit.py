@@ -85,14 +85,14 @@ def deletion_changes(before: dict) -> dict[str, list]:
 
 
 def record(*, employee_pk: int, employee_id: str, action: str, source: str, changes: dict,
-           actor=None, import_id: int | None = None) -> AuditEntry:
+           actor=None, import_id: int | None = None, import_row: int | None = None) -> AuditEntry:
     """Add an entry to the current transaction (the caller commits)."""
     authenticated = actor is not None and getattr(actor, "is_authenticated", False)
     entry = AuditEntry(
         actor_id=actor.id if authenticated else None,
         actor_name=actor.username if authenticated else None,
         employee_pk=employee_pk, employee_id=employee_id, action=action, source=source,
-        import_id=import_id, changes=changes,
+        import_id=import_id, import_row=import_row, changes=changes,
     )
     db.session.add(entry)
     return entry

@@ -255,7 +255,7 @@ def update_employee(pk: int, raw: dict, *, expected_version: int, seen: int | No
 
 @retry_transient
 def delete_employee(pk: int, *, expected_version: int, seen: int | None = None,
-                    actor: User | None = None) -> dict:
+                    actor: User | None = None, source: str = "delete") -> dict:
     """Delete the record if it is still at the version the confirmation page
     showed; the audit entry (with every old value) is written in the same
     transaction and remains. Returns the deleted values.
@@ -269,14 +269,18 @@ def delete_employee(pk: int, *, expected_version: int, seen: int | None = None,
         raise EditConflict(load_conflict(pk, seen))
     before = audit.snapshot(employee)
     keys = {"employee_id": employee.employee_id, "email": employee.email}
+    # A record an import created keeps its import and row on its delete
+    # entry: the change feed still gives its creation (services/change_feed.py).
+    origin = {"import_id": employee.import_id, "import_row": employee.import_row}
     try:
         db.session.delete(employee)
         db.session.flush()  # DELETE ... WHERE id = :pk AND version = :expected_version
     except StaleDataError:
         db.session.rollback()
         raise EditConflict(load_conflict(pk, seen)) from None
-    audit.record(employee_pk=pk, employee_id=keys["employee_id"], action="delete", source="delete",
-                 changes=audit.deletion_changes(before), actor=actor)
+    audit.record(employee_pk=pk, employee_id=keys["employee_id"], action="delete", source=source,
+                 changes=audit.deletion_changes(before), actor=actor,
+                 **(origin if origin["import_row"] is not None else {}))
     db.session.commit()
     duplicate_guard.forget_values([keys])
     return before

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-from .. import audit, db_errors, duplicate_guard, lists
+from .. import audit, change_feed, db_errors, duplicate_guard, lists
 from ..employee_rules import RULES_BY_NAME, clean_employee, shown
 from ..errors import InvalidInput
 from ...valkey_store import ValkeyUnavailable, get_store
@@ -501,9 +501,11 @@ class ImportRunner:
 
     def _record_history(self, batch: Batch, inserted_rows: set[int]) -> None:
         """(hook) The history of the rows stored: the import's own entry
-        with its first stored rows (the records carry import_id and row)."""
+        with its first stored rows (the records carry import_id and row),
+        and the batch's mark that the change feed expands into its creates."""
         if inserted_rows and not self.announced:
             self._announce()
+        change_feed.mark_import_batch(self.conn, self.settings.import_id, inserted_rows)
 
     def _announce(self) -> None:
         """The import's own audit entry (who, when, which file), in the
