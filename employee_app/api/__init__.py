@@ -8,3 +8,4 @@ from flask import Blueprint
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 from . import views  # noqa: E402,F401  (routes attach themselves to bp)
+from . import imports, reports  # noqa: E402,F401  (i13-imports: imports and reports)
