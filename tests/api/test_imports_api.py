@@ -60,7 +60,8 @@ def test_an_upload_is_202_and_runs_to_done_with_counts_that_add_up_and_its_rejec
             ["e3", "Stored", "Already", ""],  # row 4: the record added above
             ["E4", "No", "", ""],  # row 5: no last name
             ["E1", "Twice", "InFile", ""],  # row 6: repeats row 2
-            ["E5", "Katherine", "Johnson", "kj@example.com"]]
+            ["E5", "Katherine", "Johnson", "kj@example.com"],
+            ["E6", "Nul\x00Byte", "Row", ""]]  # row 8: a stray NUL is a bad cell: its row alone is refused
     response = upload(api, token, csv_bytes(rows))
     assert response.status_code == 202, response.text
     location = response.headers["Location"]
@@ -70,18 +71,18 @@ def test_an_upload_is_202_and_runs_to_done_with_counts_that_add_up_and_its_rejec
     state = wait_until_finished(api, token, location)
     counts = state["counts"]
     assert state["state"] == "done" and state["written"] and state["uploaded_by"] == "api-hr"
-    assert (counts["rows_read"], counts["inserted"], counts["duplicates"], counts["invalid"]) == (6, 3, 2, 1)
+    assert (counts["rows_read"], counts["inserted"], counts["duplicates"], counts["invalid"]) == (7, 3, 2, 2)
     assert counts["inserted"] + counts["updated"] + counts["duplicates"] + counts["invalid"] == counts["rows_read"]
-    assert state["progress"]["rows_read"] == 6 and state["progress"]["percent"] == 100
+    assert state["progress"]["rows_read"] == 7 and state["progress"]["percent"] == 100
     assert state["started_at"] and state["finished_at"] and state["mapping"] == HEADER
     assert sorted(r[0] for r in pg.execute("SELECT employee_id FROM employees")) == ["E1", "E2", "E3", "E5"]
 
     refused = rejected(api, token, state)
     assert refused[0] == [*HEADER, "row", "error"]
     by_row = {row[4]: row for row in refused[1:]}
-    assert set(by_row) == {"4", "5", "6"}
+    assert set(by_row) == {"4", "5", "6", "8"}
     assert by_row["4"][:4] == ["e3", "Stored", "Already", ""] and "already exists" in by_row["4"][5]
-    assert "Last name" in by_row["5"][5] and "row 2" in by_row["6"][5]
+    assert "Last name" in by_row["5"][5] and "row 2" in by_row["6"][5] and by_row["8"][1] == "Nul\ufffdByte"
 
 
 def test_a_dry_run_counts_and_stores_nothing(token_for, api, pg, worker):
@@ -216,9 +217,16 @@ def test_a_hostile_file_name_is_shown_clean(token_for, api, worker):
     assert response.json()["filename"] == "abcfdp.exe.csv"
 
 
-def test_a_body_that_is_not_a_form_is_415(token_for, api):
-    response = api("/imports", token_for("hr"), method="POST", json={"file": "E1"})
+def test_a_body_that_is_not_a_form_is_415_and_a_broken_form_has_no_file(token_for, api):
+    token = token_for("hr")
+    response = api("/imports", token, method="POST", json={"file": "E1"})
     assert response.status_code == 415 and response.json()["message"].startswith("Send the file as multipart")
+    for content_type, body in (("multipart/form-data", b"--x\r\nnot a part"),
+                               ("multipart/form-data; boundary=x", b"--x\r\nContent-Disposition: form-data; "
+                                                                    b'name="file"; filename="a.csv"\r\n\r\nE1,'),
+                               ("multipart/form-data; boundary=" + "b" * 2000, b"\x00" * 1000)):
+        response = api("/imports", token, method="POST", data=body, headers={"Content-Type": content_type})
+        assert response.status_code == 422 and "file" in response.json()["errors"], (content_type, response.text)
 
 
 def test_who_sees_which_import(token_for, api, pg, make_user, app):
