@@ -205,7 +205,8 @@ def test_hostile_form_fields_are_422_per_field(token_for, api, pg, fields, files
 
 def test_a_form_field_past_the_forms_memory_limit_is_413(token_for, api, pg):
     response = upload(api, token_for("hr"), csv_bytes([HEADER]), mapping="employee_id," * 50_000)  # 550,000
-    assert response.status_code == 413 and response.json()["message"] == "A form field other than the file is too large."
+    assert response.status_code == 413
+    assert response.json()["message"] == "A form field other than the file is too large."
     assert count(pg, "imports") == 0
 
 
@@ -215,6 +216,9 @@ def test_a_hostile_file_name_is_shown_clean(token_for, api, worker):
                       "../../etc/\u202eabc\x00\u200bfdp.exe.csv")
     assert response.status_code == 202, response.text
     assert response.json()["filename"] == "abcfdp.exe.csv"
+    response = upload(api, token, csv_bytes([HEADER, ["E2", "Ada", "Lovelace", ""]]), "\ufdfa" * 50_000 + ".csv")
+    assert response.status_code == 202, response.text  # 50,000 characters that NFKC would make 900,000
+    assert len(response.json()["filename"]) == 255
 
 
 def test_a_body_that_is_not_a_form_is_415_and_a_broken_form_has_no_file(token_for, api):
