@@ -6,6 +6,7 @@ from flask import abort, current_app, g, request, url_for
 from spectree import Response, SpecTree
 
 from ..errors import json_problem
+from ..query_params import IntIdConverter
 from ..security import public
 from ..services import api_tokens, employees
 from ..services.errors import DuplicateError, InvalidInput
@@ -34,6 +35,22 @@ spec = SpecTree("flask", mode="strict", title="employee_app API", version="1",
                 naming_strategy=lambda model: model.__name__,
                 security_schemes=[{"name": "bearer", "data": {"type": "http", "scheme": "bearer"}}],
                 security={"bearer": []})
+
+
+def _with_id_schemas(parse_path):
+    """spectree gives path parameters of converters it does not know (our
+    int_id and bigint_id, query_params.py) no schema: the id's range instead."""
+    def parse(route, descriptions):
+        path, parameters = parse_path(route, descriptions)
+        for parameter in parameters:
+            converter = route._converters.get(parameter["name"])
+            if parameter["schema"] is None and isinstance(converter, IntIdConverter):
+                parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": converter.maximum}
+        return path, parameters
+    return parse
+
+
+spec.backend.parse_path = _with_id_schemas(spec.backend.parse_path)
 
 
 # A record is a few hundred bytes; the batch of 1,000 (next) stays far below this.

@@ -272,14 +272,23 @@ def _quarter_figures(year: int, page: int) -> tuple[list[QuarterRow], int, list[
         departments, left_out
 
 
+def hires_by_quarter_rows(year: int) -> list[QuarterRow]:
+    """Every department and job row of the year (all pages): the CSV's and the API's."""
+    return cached(_hires_by_quarter_rows, year)
+
+
+def _hires_by_quarter_rows(year: int) -> list[QuarterRow]:
+    rows = db.session.execute(text(QUARTER_ROWS_SQL), {"year": year, "limit": None, "offset": 0})
+    return [QuarterRow(r.department, r.job, r.q1, r.q2, r.q3, r.q4) for r in rows]
+
+
 def hires_by_quarter_csv(year: int) -> str:
     return cached(_hires_by_quarter_csv, year)
 
 
 def _hires_by_quarter_csv(year: int) -> str:
-    rows = db.session.execute(text(QUARTER_ROWS_SQL), {"year": year, "limit": None, "offset": 0})
     return BOM + csv_text([["department", "job", "Q1", "Q2", "Q3", "Q4"],
-                           *([r.department, r.job, r.q1, r.q2, r.q3, r.q4] for r in rows)])
+                           *([r.department, r.job, *r.quarters] for r in hires_by_quarter_rows(year))])
 
 
 # --- departments above the mean --------------------------------------------------------

@@ -61,17 +61,21 @@ class Preview:
 
 
 def create_import(stream, filename: str, *, mode: str, on_existing: str, user: User | None,
-                  queue: bool = True) -> ImportJob:
+                  queue: bool = True, has_header: bool | None = None, hold: bool = False) -> ImportJob:
     """Store the upload, read its first rows and either queue the import
     (headers all recognised, or a mapping remembered for them) or leave it
     waiting for the person to confirm a mapping. Raises FileRefused; the
-    stored file is deleted on any error."""
+    stored file is deleted on any error.
+
+    has_header: whether the first row is a header, when the caller knows
+    (detected otherwise). hold: always leave it at the mapping, for a caller
+    that brings its own (the API: confirm_mapping next)."""
     upload_dir = current_app.config["UPLOAD_DIR"]
     os.makedirs(upload_dir, exist_ok=True)
     path = os.path.join(upload_dir, f"{uuid.uuid4().hex}.upload")
     try:
         return _create_import(path, stream, display_filename(filename), mode=mode, on_existing=on_existing,
-                              user=user, queue=queue)
+                              user=user, queue=queue, has_header=has_header, hold=hold)
     except BaseException:
         db.session.rollback()
         if os.path.exists(path) and not db.session.query(ImportJob.id).filter_by(stored_path=path).first():
@@ -91,7 +95,7 @@ def display_filename(raw: str | None) -> str:
 
 
 def _create_import(path: str, stream, filename: str, *, mode: str, on_existing: str, user: User | None,
-                   queue: bool) -> ImportJob:
+                   queue: bool, has_header: bool | None, hold: bool) -> ImportJob:
     size, sha256 = save_stream(stream, path, current_app.config["MAX_IMPORT_BYTES"])
     detected = detect_format(path)
     sample = _sample(path, detected)
@@ -99,7 +103,8 @@ def _create_import(path: str, stream, filename: str, *, mode: str, on_existing: 
         raise FileRefused("The file is empty: there are no rows to import.")
 
     first_row = sample[0]
-    has_header = mappings.looks_like_header(first_row)
+    if has_header is None:
+        has_header = mappings.looks_like_header(first_row)
     body = sample[1:] if has_header else sample
     remembered = _remembered_mapping(sample, has_header)
     mapping = remembered.mapping if remembered else mappings.suggest_mapping(first_row, body, has_header)
@@ -107,7 +112,7 @@ def _create_import(path: str, stream, filename: str, *, mode: str, on_existing: 
     all_recognised = has_header and all(
         target != mappings.IGNORE or mappings.normalize_header(header) in mappings.REPORT_COLUMNS
         for target, header in zip(mapping, first_row))
-    if all_recognised and "employee_id" not in mapping:
+    if all_recognised and "employee_id" not in mapping and not hold:
         raise FileRefused("The file has no employee_id column. Every employee needs an ID: add a column "
                           "named employee_id (see the template).")
 
@@ -124,7 +129,7 @@ def _create_import(path: str, stream, filename: str, *, mode: str, on_existing: 
     # A mapping remembered for a headerless file's shape is only offered: a
     # shape is a likeness, where the same headers are the same file layout.
     straight_through = (has_header and remembered is not None) or all_recognised
-    if straight_through and not mappings.mapping_problems(mapping):
+    if straight_through and not hold and not mappings.mapping_problems(mapping):
         if queue:
             start(job, from_statuses=("mapping",))
         else:  # the command line runs it in its own process
