@@ -46,7 +46,9 @@ class _HashingInput:
 def _body() -> bytes:
     """The body, or for a form or upload the SHA-256 of it: read before the
     view runs (a body over the limit is the 413 here)."""
-    if request.mimetype in FORM_TYPES and "stream" not in request.__dict__:
+    if request.mimetype in FORM_TYPES:
+        if "stream" in request.__dict__:  # parsed already (POST /imports' upload limit reads it first)
+            return _parsed_form_digest()
         hashing = _HashingInput(request.environ["wsgi.input"])
         request.environ["wsgi.input"] = hashing
         request.form  # parsed now, through the hash: files go to temporary files as usual
@@ -54,6 +56,30 @@ def _body() -> bytes:
             pass
         return hashing.digest.digest()
     return request.get_data(cache=True)  # a JSON body: kept once, for the view too
+
+
+def _parsed_form_digest() -> bytes:
+    """The SHA-256 of a form parsed already: each field's name and value and
+    each file's name, file name and content (read back from its temporary
+    file in chunks), each part length-prefixed so no two forms hash alike."""
+    digest = hashlib.sha256()
+
+    def part(data: bytes) -> None:
+        digest.update(len(data).to_bytes(8, "big"))
+        digest.update(data)
+    for name, value in sorted(request.form.items(multi=True)):
+        part(b"field:" + name.encode())
+        part(value.encode())
+    for name, upload in sorted(request.files.items(multi=True), key=lambda item: item[0]):
+        part(b"file:" + name.encode())
+        part((upload.filename or "").encode())
+        stream, content = upload.stream, hashlib.sha256()
+        stream.seek(0)
+        while chunk := stream.read(64 * 1024):
+            content.update(chunk)
+        stream.seek(0)
+        part(content.digest())
+    return digest.digest()
 
 
 def request_fingerprint() -> str:

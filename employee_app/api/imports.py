@@ -14,6 +14,7 @@ from ..services.importer import reports
 from ..services.importer.files import FileRefused
 from . import bp, schemas
 from .import_report_schemas import ImportState, ImportUpload, MappingNeeded
+from .idempotency import idempotent
 from .views import spec, token_access
 
 CAN_IMPORT = ("admin", "hr")  # as the upload page (imports/views.can_import)
@@ -76,7 +77,8 @@ def state_of(job: ImportJob) -> ImportState:
 @bp.post("/imports")
 @token_access(*CAN_IMPORT)
 @upload_limit
-@spec.validate(form=ImportUpload,
+@idempotent  # a retry with the same key and file gets the first import's answer, not a second import
+@spec.validate(form=ImportUpload, headers=schemas.IdempotencyHeaders,
                resp=Response(HTTP_202=ImportState, HTTP_413=schemas.Problem, HTTP_415=schemas.Problem,
                              HTTP_422=MappingNeeded, HTTP_503=schemas.Problem))
 def create_import():

@@ -63,6 +63,10 @@ class _ApiBatchRunner(ImportRunner):
         self.conn.execute(STAGING_DDL)
         batch = self._prepare(Batch(rows=[(index, item, None) for index, item in enumerate(items)],
                                     last_row=len(items) - 1))
+        # Stored in the order of their IDs: concurrent batches that share IDs
+        # then wait on each other in one order and do not deadlock (clients
+        # send overlapping batches in any order).
+        batch.valid.sort(key=lambda row: row[1]["employee_id"])
         self._write_with_retries(batch)
         return batch
 

@@ -254,3 +254,34 @@ def test_who_sees_which_import(token_for, api, pg, make_user, app):
                     "/imports/0", "/imports/-1", "/imports/%EF%BC%91"):
         answer = api(missing, admin)
         assert answer.status_code == 404 and answer.headers["Content-Type"] == "application/json", missing
+
+
+def test_an_upload_resent_with_its_idempotency_key_gets_the_first_import_not_a_second(token_for, api, pg):
+    """A client that lost the 202 sends the same file with the same key: it
+    gets the first import's answer (no second import, whose rows would all
+    come back as duplicates of the first); another file with that key is a
+    422, and the key is the token owner's alone."""
+    token = token_for("hr")
+    content = csv_bytes([HEADER, ["E1", "Ada", "Lovelace", "ada@example.com"]])
+    headers = {"Idempotency-Key": "upload-2026-11-27"}
+    first = api("/imports", token, method="POST", files={"file": ("staff.csv", content)}, headers=headers)
+    assert first.status_code == 202, first.text
+    again = api("/imports", token, method="POST", files={"file": ("staff.csv", content)}, headers=headers)
+    assert again.status_code == 202 and again.headers["Idempotency-Replayed"] == "true"
+    assert again.headers["Location"] == first.headers["Location"] and again.json()["id"] == first.json()["id"]
+    assert count(pg, "imports") == 1
+
+    other_file = csv_bytes([HEADER, ["E2", "Grace", "Hopper", ""]])
+    refused = api("/imports", token, method="POST", files={"file": ("staff.csv", other_file)}, headers=headers)
+    assert refused.status_code == 422 and "another request" in refused.json()["message"]
+    renamed = api("/imports", token, method="POST", files={"file": ("other.csv", content)}, headers=headers)
+    assert renamed.status_code == 422
+    other_mode = api("/imports", token, method="POST", files={"file": ("staff.csv", content)},
+                     data={"mode": "dry_run"}, headers=headers)
+    assert other_mode.status_code == 422
+    assert count(pg, "imports") == 1
+
+    someone_else = token_for("admin")
+    theirs = api("/imports", someone_else, method="POST", files={"file": ("staff.csv", content)}, headers=headers)
+    assert theirs.status_code == 202 and "Idempotency-Replayed" not in theirs.headers
+    assert count(pg, "imports") == 2

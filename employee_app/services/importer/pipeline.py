@@ -48,6 +48,8 @@ from .mapping import CODE_TARGETS, mapped_record
 log = logging.getLogger(__name__)
 
 BATCH_ROWS = 5_000
+# Tries of one batch that meets a deadlock (another writer inserting the same keys).
+DEADLOCK_ATTEMPTS = 5
 # Rejection reasons name fields as the forms do.
 ID_LABEL, EMAIL_LABEL = RULES_BY_NAME["employee_id"].label, RULES_BY_NAME["email"].label
 # The fields an import writes, in the staging table's and the COPY's order.
@@ -80,9 +82,11 @@ SELECT {columns}, %(import_id)s, row_number FROM import_staging ORDER BY row_num
 ON CONFLICT DO NOTHING
 RETURNING employee_id, email
 """).format(columns=_COLUMN_LIST)
+# (in the order of the IDs: concurrent API batches sharing IDs then wait on
+# each other in one order instead of deadlocking)
 PLAIN_INSERT_SQL = sql.SQL("""
 INSERT INTO employees ({columns})
-SELECT {columns} FROM import_staging ORDER BY row_number
+SELECT {columns} FROM import_staging ORDER BY employee_id
 ON CONFLICT DO NOTHING
 RETURNING employee_id, email
 """).format(columns=_COLUMN_LIST)
@@ -276,12 +280,17 @@ class ImportRunner:
         # that keep one transaction, any failure of this batch) undoes this
         # batch alone, never the batches before it.
         announced = self.announced
-        for attempt in range(5):
+        for attempt in range(DEADLOCK_ATTEMPTS):
             self.conn.execute("SAVEPOINT batch")
             try:
                 counts = self._write(batch)
                 break
             except psycopg.errors.DeadlockDetected:
+                if attempt == DEADLOCK_ATTEMPTS - 1:
+                    # Still deadlocking: PostgreSQL's own error goes up, a
+                    # transient one (the worker runs the import again from
+                    # its last committed batch; the API answers 503).
+                    raise
                 # Another import inserting the same keys in another order:
                 # undo this batch and try it again.
                 self.conn.execute("ROLLBACK TO SAVEPOINT batch")
@@ -292,8 +301,6 @@ class ImportRunner:
                 log.warning("import %s: deadlock, retrying batch ending at row %s",
                             self.settings.import_id, batch.last_row)
                 time.sleep(0.1 * (attempt + 1))
-        else:
-            raise RuntimeError("the batch kept deadlocking with another import")
         return counts
 
     # --- 1. validate, and drop repeats inside the batch ---------------------
