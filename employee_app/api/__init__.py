@@ -8,4 +8,4 @@ from flask import Blueprint
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 from . import views  # noqa: E402,F401  (routes attach themselves to bp)
-from . import rate_limits  # noqa: E402,F401  (rate_limits.init_app: create_app)
+from . import docs, rate_limits  # noqa: E402,F401  (rate_limits.init_app: create_app)
