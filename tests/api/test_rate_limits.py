@@ -106,3 +106,21 @@ def test_with_valkey_stopped_or_hung_the_api_still_answers(app_env, api, token_f
             took = time.monotonic() - started
         assert answer.status_code == 200
         assert took < 5, took  # VALKEY_TIMEOUT (0.5 s) a call, not a hang
+
+
+@pytest.fixture
+def sentinel(valkey_server, tmp_path_factory):
+    from ..ops.test_valkey_sentinel import Sentinel
+
+    watching = Sentinel(tmp_path_factory.mktemp("sentinel"), valkey_server.port).start()
+    yield watching
+    watching.stop()
+
+
+def test_behind_a_sentinel_url_the_counts_are_kept_in_the_primary(app_env, api, token_for, sentinel, valkey):
+    token = token_for("viewer")
+    with gunicorn_serving(dict(app_env, VALKEY_URL=sentinel.url(), API_RATE_LIMIT=f"{LIMIT} per minute"),
+                          threads=2) as base_url:
+        statuses = [answer.status_code for answer in spend(api, f"{base_url}/api/v1/employees", token, LIMIT + 1)]
+    assert statuses == [200] * LIMIT + [429]
+    assert any("token:" in key for key in valkey.keys("LIMITS*"))  # in the primary the Sentinel named
