@@ -69,6 +69,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(reports.home_bp)  # "/": the dashboard
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # bearer tokens, never cookies: nothing for a forged request to ride on
+    api.rate_limits.init_app(app, api.bp)  # per token, only under /api/v1
     register_security_headers(app)
 
 

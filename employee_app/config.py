@@ -4,6 +4,7 @@ Every setting has a documented default except SECRET_KEY, which must be set
 (the laptop run command generates one under instance/). See README.md.
 """
 import os
+import re
 
 from . import valkey_url
 
@@ -29,6 +30,30 @@ def metrics_token(raw: str) -> str:
         raise RuntimeError(f"METRICS_TOKEN is too short: use at least {MIN_METRICS_TOKEN_LENGTH} random "
                            "characters (e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))').")
     return token
+
+
+DEFAULT_API_RATE_LIMIT = "600 per minute"
+
+
+MAX_RATE_LIMITS = 5  # "10 per second; 600 per minute; ..." at most this many
+
+
+def checked_rate_limit(raw: str) -> str:
+    """API_RATE_LIMIT as Flask-Limiter reads it ("600 per minute", "10/second;
+    20000/day"); anything else stops the start with a message. Each part is
+    parsed alone: limits' parse_many backtracks exponentially on a long
+    string that does not match (ten parts and a typo took four minutes)."""
+    from limits import parse
+
+    parts = re.split(r"[,;|]", raw)
+    try:
+        items = [parse(part) for part in parts] if len(parts) <= MAX_RATE_LIMITS else []
+    except ValueError:
+        items = []
+    if items and all(item.amount >= 1 for item in items):
+        return raw
+    raise RuntimeError(f"API_RATE_LIMIT is not a rate limit: write it like {DEFAULT_API_RATE_LIMIT!r}, or up to "
+                       f"{MAX_RATE_LIMITS} separated by ';' (e.g. '10 per second; 600 per minute').")
 
 
 def config_from_env(env=os.environ) -> dict:
@@ -93,5 +118,8 @@ def config_from_env(env=os.environ) -> dict:
         "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES", "0")),
         # /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it is off (404).
         "METRICS_TOKEN": metrics_token(env.get("METRICS_TOKEN", "")),
+        # Requests per token under /api/v1 (per client address without a valid
+        # token): enough for any HR integration, not for a runaway loop.
+        "API_RATE_LIMIT": checked_rate_limit(env.get("API_RATE_LIMIT", DEFAULT_API_RATE_LIMIT)),
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
     }

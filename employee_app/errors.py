@@ -1,9 +1,10 @@
 """Error pages: one template for every status, a rollback on 500, and a
 503 page of its own while PostgreSQL cannot be reached."""
+import json
 import logging
 
 import psycopg
-from flask import Flask, current_app, g, jsonify, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
@@ -23,11 +24,12 @@ MESSAGES = {
     404: "There is nothing at this address.",
     405: "That action is not possible on this page.",
     413: "The upload is larger than the configured limit.",
+    429: "Too many requests. Wait for the seconds in Retry-After, then go on.",
     500: "Something went wrong on our side. The error has been logged.",
 }
 
 
-API_PREFIX = "/api/"
+API_PREFIX = "/api"
 
 
 def json_problem(status: int, message: str, *, errors: dict | None = None, headers: dict | None = None,
@@ -44,10 +46,31 @@ def json_problem(status: int, message: str, *, errors: dict | None = None, heade
 
 
 def _for_api() -> bool:
-    return request.path.startswith(API_PREFIX)
+    """/api and anything under it, in any case (/API/v1 from a program with a
+    typo is still a program): answered in JSON, never with a page."""
+    path = request.path.lower()
+    return path == API_PREFIX or path.startswith(API_PREFIX + "/")
+
+
+def _api_answers_stay_json(response: Response) -> Response:
+    """The net under the handlers below: an answer under /api that is an
+    error or a redirect and still HTML (werkzeug's redirect to the URL without
+    a doubled slash, an extension's own page) gets the JSON body instead,
+    with its status and headers kept."""
+    if (_for_api() and response.status_code >= 300 and response.mimetype == "text/html"
+            and response.status_code != 304):
+        body = {"status": response.status_code, "message": MESSAGES.get(response.status_code, response.status)}
+        if response.location:
+            body["message"] = "This resource is at another address: see location."
+            body["location"] = response.location
+        response.set_data(json.dumps(body))
+        response.mimetype = "application/json"
+    return response
 
 
 def register_error_handlers(app: Flask) -> None:
+    app.after_request(_api_answers_stay_json)
+
     @app.errorhandler(CSRFError)
     def csrf_error(error):
         message = "The form was not sent from this site or has expired. Reload the page and try again."
@@ -64,6 +87,8 @@ def register_error_handlers(app: Flask) -> None:
         # A view's own words (abort(400, "...")) before the generic ones.
         own = error.description if error.description != type(error).description else None
         message = own or MESSAGES.get(error.code, error.description)
+        if error.code == 429 and _for_api():  # Flask-Limiter's: its description is the limit
+            message = f"Too many requests: the limit is {error.description}. {MESSAGES[429]}"
         if error.code == 413:
             limit = current_app.config["MAX_IMPORT_BYTES"] // (1024 * 1024)
             message = f"The file is larger than the limit of {limit} MB. Split it into smaller files."

@@ -2,8 +2,10 @@
 from functools import wraps
 from urllib.parse import quote
 
+import psycopg
 from flask import abort, current_app, g, request, url_for
 from spectree import Response, SpecTree
+from sqlalchemy.exc import DBAPIError
 
 from ..errors import json_problem
 from ..query_params import IntIdConverter
@@ -29,7 +31,17 @@ def _refuse_validation(req, resp, error, instance, model_adapter) -> None:
         abort(json_problem(422, "The request has invalid values.", errors=messages))
 
 
-spec = SpecTree("flask", mode="strict", title="employee_app API", version="1",
+# What a reader of the document (and of /api/v1/docs) needs before the operations.
+API_DESCRIPTION = """\
+Employee records for other programs: the same rules and duplicate guard as the forms.
+
+- **Token**: make one on [/account/tokens](/account/tokens) (it acts with your role) and send
+  `Authorization: Bearer <token>` with every request (on this page: *Authorize*).
+- **Errors** are JSON, `{"status": ..., "message": ...}`, with `errors` per field for 409 and 422.
+- **Rate limit**: per token (`X-RateLimit-Limit`, `-Remaining`); over it, 429 with `Retry-After` in seconds.
+"""
+
+spec = SpecTree("flask", mode="strict", title="employee_app API", version="1", description=API_DESCRIPTION,
                 path="api/v1/spectree",  # spectree's own routes are not registered (see openapi below)
                 before=_refuse_validation, validation_error_model=schemas.Problem,
                 naming_strategy=lambda model: model.__name__,
@@ -74,13 +86,30 @@ def _token_user():
     return api_tokens.authenticate(token.strip())
 
 
+def current_token_user():
+    """(the TokenUser of this request's bearer token or None, a database
+    error or None), looked up once per request: first for the rate limit's
+    key (rate_limits.py), then by token_access. A database error is kept for
+    token_access to raise, where it becomes the 503: raised inside the
+    limiter, it would pass for a failure of the limiter's Valkey."""
+    if "api_token_lookup" not in g:
+        try:
+            g.api_token_lookup = (_token_user(), None)
+        except (DBAPIError, psycopg.Error) as error:
+            g.api_token_lookup = (None, error)
+    return g.api_token_lookup
+
+
 def token_access(*roles: str):
     """Bearer token required (never a session cookie, so no CSRF either): 401
     with WWW-Authenticate without a live one, 403 for a role not in roles."""
     def decorator(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
-            user = _token_user()
+            user, database_error = current_token_user()
+            if database_error is not None:
+                del g.api_token_lookup  # a GET dispatched again (connections.py) looks again
+                raise database_error
             if user is None:
                 given = "Authorization" in request.headers
                 challenge = TOKEN_REALM + (', error="invalid_token"' if given else "")

@@ -1,0 +1,55 @@
+"""Rate limits of /api/v1, per token (docs/api.md, "Rate limits").
+
+Flask-Limiter counts in our Valkey, through a client built like the app's
+own (valkey_url.py: plain and Sentinel URLs alike), so every gunicorn
+process and every replica shares one count per token. The whole blueprint
+is limited, so a route added later is limited too; the HTML pages never are.
+
+Order of a request: the token is authenticated first (one indexed query;
+a malformed token costs none), because the count belongs to whoever the
+token is; then the limit (429); then 401/403 and the view. A request
+without a valid token is counted by client address, so a flood of bad
+tokens runs out of 401s and gets 429s, and never spends a real token's
+budget.
+
+Valkey down or hung: each process counts in its own memory meanwhile
+(Flask-Limiter's in-memory fallback) and goes back to Valkey once it answers
+again; the API keeps answering.
+"""
+from flask import Flask, current_app
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+from ..valkey_url import valkey_client
+from .views import current_token_user
+
+
+def rate_limit_key() -> str:
+    """The count a request is charged to: its token (by id, never the token
+    itself), else its client address."""
+    user, _ = current_token_user()
+    return f"token:{user.token_id}" if user else f"address:{get_remote_address()}"
+
+
+def init_app(app: Flask, blueprint) -> Limiter:
+    """A limiter for this app (app.extensions["limiter"]), counting in its
+    Valkey with its Valkey timeout, on every route of the blueprint."""
+    timeout = app.config["VALKEY_TIMEOUT"]
+    client = valkey_client(app.config["VALKEY_URL"], socket_timeout=timeout, socket_connect_timeout=timeout)
+    limiter = Limiter(
+        key_func=rate_limit_key,
+        # limits' Valkey storage on that client's connections: for a Sentinel
+        # URL they follow the primary through a failover, as the app's own do.
+        storage_uri="valkey://",
+        storage_options={"connection_pool": client.connection_pool},
+        strategy="sliding-window-counter",  # no double burst at a window's edge; two counters a key
+        headers_enabled=True,  # X-RateLimit-Limit/-Remaining/-Reset, and Retry-After on a 429
+        in_memory_fallback_enabled=True,
+        swallow_errors=True,  # a failing limiter never turns an answer into a 500
+        key_prefix="api",
+    )
+    # One budget for all the blueprint's routes (a limit per route would
+    # multiply it by the number of routes).
+    limiter.shared_limit(lambda: current_app.config["API_RATE_LIMIT"], scope="api")(blueprint)
+    limiter.init_app(app)
+    return limiter
