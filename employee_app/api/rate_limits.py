@@ -16,12 +16,18 @@ Valkey down or hung: each process counts in its own memory meanwhile
 (Flask-Limiter's in-memory fallback) and goes back to Valkey once it answers
 again; the API keeps answering.
 """
-from flask import Flask, current_app
-from flask_limiter import Limiter
+from flask import Flask, Response, current_app
+from flask_limiter import HeaderNames, Limiter
 from flask_limiter.util import get_remote_address
 
 from ..valkey_url import valkey_client
 from .views import current_token_user
+
+# Flask-Limiter writes its Retry-After on EVERY answer, as the later of any
+# Retry-After already there and its window's reset: a 503's "1" or the
+# in-use 409's "1" would become the window's ~60 s. So it writes this header
+# instead, and only a 429 gets it as Retry-After (real_retry_after).
+LIMITER_RETRY_AFTER = "X-RateLimit-Retry-After"
 
 
 def rate_limit_key() -> str:
@@ -47,9 +53,19 @@ def init_app(app: Flask, blueprint) -> Limiter:
         in_memory_fallback_enabled=True,
         swallow_errors=True,  # a failing limiter never turns an answer into a 500
         key_prefix="api",
+        header_name_mapping={HeaderNames.RETRY_AFTER: LIMITER_RETRY_AFTER},
     )
     # One budget for all the blueprint's routes (a limit per route would
     # multiply it by the number of routes).
     limiter.shared_limit(lambda: current_app.config["API_RATE_LIMIT"], scope="api")(blueprint)
+    app.after_request(real_retry_after)  # registered first: runs after the limiter's own hook
     limiter.init_app(app)
     return limiter
+
+
+def real_retry_after(response: Response) -> Response:
+    """A 429's Retry-After is the limiter's; any other answer keeps its own."""
+    limiter_value = response.headers.pop(LIMITER_RETRY_AFTER, None)
+    if response.status_code == 429 and limiter_value is not None:
+        response.headers["Retry-After"] = limiter_value
+    return response
