@@ -6,7 +6,7 @@ from spectree import Response
 
 from ..errors import json_problem
 from ..services import employee_batches
-from . import bp, schemas
+from . import bp, schemas, tags
 from .idempotency import idempotent, keep_before_commit
 from .views import _employee_urls, spec, token_access
 
@@ -66,7 +66,7 @@ def _answer(outcome: employee_batches.BatchOutcome, atomic: bool):
 @bp.post("/employees/batch")
 @token_access("admin", "hr")
 @idempotent
-@spec.validate(query=schemas.BatchQuery, json=schemas.BatchRequest, headers=schemas.IdempotencyHeaders,
+@spec.validate(tags=[tags.EMPLOYEES], query=schemas.BatchQuery, json=schemas.BatchRequest, headers=schemas.IdempotencyHeaders,
                resp=Response(HTTP_200=schemas.BatchAnswer, HTTP_201=schemas.BatchAnswer, HTTP_400=schemas.Problem,
                              HTTP_409=schemas.BatchAnswer, HTTP_413=schemas.Problem, HTTP_415=schemas.Problem,
                              HTTP_503=schemas.Problem))

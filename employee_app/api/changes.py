@@ -7,7 +7,7 @@ from spectree import Response
 from ..errors import json_problem
 from ..services import audit, change_feed, employees
 from ..services.errors import DuplicateError, InvalidInput
-from . import bp, schemas
+from . import bp, schemas, tags
 from .views import _duplicate_problem, _record, etag_of, invalid_problem, spec, token_access
 
 
@@ -51,7 +51,7 @@ def _conflict_answer(conflict):
 
 @bp.patch("/employees/<employee_id>")
 @token_access("admin", "hr")
-@spec.validate(json=schemas.EmployeeChanges,
+@spec.validate(tags=[tags.EMPLOYEES], json=schemas.EmployeeChanges,
                resp=Response(HTTP_200=schemas.Employee, HTTP_400=schemas.Problem, HTTP_404=schemas.Problem,
                              HTTP_409=schemas.Duplicate, HTTP_412=schemas.Problem, HTTP_415=schemas.Problem,
                              HTTP_428=schemas.Problem),
@@ -81,7 +81,7 @@ def update_employee(employee_id: str):
 
 @bp.delete("/employees/<employee_id>")
 @token_access("admin")
-@spec.validate(resp=Response("HTTP_204", HTTP_404=schemas.Problem, HTTP_412=schemas.Problem,
+@spec.validate(tags=[tags.EMPLOYEES], resp=Response("HTTP_204", HTTP_404=schemas.Problem, HTTP_412=schemas.Problem,
                              HTTP_428=schemas.Problem),
                path_parameter_descriptions={"employee_id": "The employee ID, in any case."})
 def delete_employee(employee_id: str):
@@ -101,7 +101,7 @@ def delete_employee(employee_id: str):
 
 @bp.get("/changes")
 @token_access("admin", "hr")
-@spec.validate(query=schemas.ChangeFeedQuery, resp=Response(HTTP_200=schemas.ChangeFeed))
+@spec.validate(tags=[tags.CHANGES], query=schemas.ChangeFeedQuery, resp=Response(HTTP_200=schemas.ChangeFeed))
 def changes():
     """Every create, edit and delete of an employee, in commit order, from
     the audit log; follow `next` to read on (a consumer never misses one)."""

@@ -8,7 +8,7 @@ from flask import render_template
 from spectree import Response
 
 from ..security import public
-from . import bp
+from . import bp, tags
 from .views import spec
 
 SWAGGER_UI = "vendor/swagger-ui-dist-5.35.0"
@@ -16,7 +16,7 @@ SWAGGER_UI = "vendor/swagger-ui-dist-5.35.0"
 
 @bp.get("/docs")
 @public
-@spec.validate(security={}, resp=Response(HTTP_200=None))  # HTML, and no token needed
+@spec.validate(tags=[tags.ABOUT], security={}, resp=Response(HTTP_200=None))  # HTML, and no token needed
 def docs():
     """This page: the operations of the API, their parameters and answers, read from openapi.json."""
     return render_template("api/docs.html", swagger_ui=SWAGGER_UI)

@@ -12,7 +12,7 @@ from ..services import api_imports
 from ..services.errors import InvalidInput
 from ..services.importer import reports
 from ..services.importer.files import FileRefused
-from . import bp, schemas
+from . import bp, schemas, tags
 from .import_report_schemas import ImportState, ImportUpload, MappingNeeded
 from .idempotency import idempotent
 from .views import spec, token_access
@@ -78,7 +78,7 @@ def state_of(job: ImportJob) -> ImportState:
 @token_access(*CAN_IMPORT)
 @upload_limit
 @idempotent  # a retry with the same key and file gets the first import's answer, not a second import
-@spec.validate(form=ImportUpload, headers=schemas.IdempotencyHeaders,
+@spec.validate(tags=[tags.IMPORTS], form=ImportUpload, headers=schemas.IdempotencyHeaders,
                resp=Response(HTTP_202=ImportState, HTTP_413=schemas.Problem, HTTP_415=schemas.Problem,
                              HTTP_422=MappingNeeded, HTTP_503=schemas.Problem))
 def create_import():
@@ -112,7 +112,7 @@ def _visible_or_404(import_id: int):
 
 @bp.get("/imports/<bigint_id:import_id>")
 @token_access(*CAN_IMPORT)
-@spec.validate(resp=Response(HTTP_200=ImportState, HTTP_404=schemas.Problem),
+@spec.validate(tags=[tags.IMPORTS], resp=Response(HTTP_200=ImportState, HTTP_404=schemas.Problem),
                path_parameter_descriptions={"import_id": "The import's number (`id`)."})
 def import_state(import_id: int):
     """An import's state, progress, counts and times, as its page shows them."""
@@ -124,7 +124,7 @@ def import_state(import_id: int):
 
 @bp.get("/imports/<bigint_id:import_id>/rejected.csv")
 @token_access(*CAN_IMPORT)
-@documented_only(spec.validate(resp=Response("HTTP_200", HTTP_404=schemas.Problem),
+@documented_only(spec.validate(tags=[tags.IMPORTS], resp=Response("HTTP_200", HTTP_404=schemas.Problem),
                                path_parameter_descriptions={"import_id": "The import's number (`id`)."}))
 def import_rejected_csv(import_id: int):
     """The rejected rows in the file's own columns plus `row` and `error`

@@ -6,7 +6,7 @@ from flask import request, url_for
 from spectree import Response
 
 from ..services import reports
-from . import bp
+from . import bp, tags
 from .import_report_schemas import (DepartmentsAboveMeanReport, HeadcountQuery, HeadcountReport,
                                     HiresAndLeaversReport, HiresByQuarterReport, NoQuery, YearQuery)
 from .views import ANY_ROLE, spec, token_access
@@ -20,7 +20,7 @@ def report_route(name: str, query, answer):
     """GET /reports/<name>: every role (as the report pages), the filters
     validated by `query`, the answer shaped by `answer`."""
     def decorator(view):
-        validated = spec.validate(query=query, resp=Response(HTTP_200=answer))(view)
+        validated = spec.validate(tags=[tags.REPORTS], query=query, resp=Response(HTTP_200=answer))(view)
         return bp.get(f"/reports/{name}")(token_access(*ANY_ROLE)(validated))
     return decorator
 
