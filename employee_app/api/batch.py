@@ -8,7 +8,7 @@ from ..errors import json_problem
 from ..services import employee_batches
 from . import bp, schemas, tags
 from .idempotency import idempotent, keep_before_commit
-from .views import _employee_urls, spec, token_access
+from .views import _employee_urls, field_messages, json_body_refusal, spec, token_access
 
 # 1,000 records of long but ordinary values fit; the other routes keep 2 MB.
 MAX_BATCH_BYTES = 4 * 1024 * 1024
@@ -27,10 +27,7 @@ def _item(item: dict) -> tuple[dict, dict[str, str]]:
     try:
         return schemas.NewEmployee.model_validate(item).model_dump(), {}
     except ValidationError as error:
-        fields = {}
-        for problem in error.errors(include_url=False):
-            fields.setdefault(".".join(str(part) for part in problem["loc"]) or "record", problem["msg"])
-        return {}, fields
+        return {}, field_messages(error.errors(include_url=False), whole="record")
 
 
 def _answer(outcome: employee_batches.BatchOutcome, atomic: bool):
@@ -66,7 +63,8 @@ def _answer(outcome: employee_batches.BatchOutcome, atomic: bool):
 @bp.post("/employees/batch")
 @token_access("admin", "hr")
 @idempotent
-@spec.validate(tags=[tags.EMPLOYEES], query=schemas.BatchQuery, json=schemas.BatchRequest, headers=schemas.IdempotencyHeaders,
+@spec.validate(tags=[tags.EMPLOYEES], query=schemas.BatchQuery, json=schemas.BatchRequest,
+               headers=schemas.IdempotencyHeaders,
                resp=Response(HTTP_200=schemas.BatchAnswer, HTTP_201=schemas.BatchAnswer, HTTP_400=schemas.Problem,
                              HTTP_409=schemas.BatchAnswer, HTTP_413=schemas.Problem, HTTP_415=schemas.Problem,
                              HTTP_503=schemas.Problem))
@@ -74,8 +72,8 @@ def create_batch():
     """Add 1 to 1,000 employees: each item created, duplicate or invalid, in
     order; ?atomic=true stores all or nothing. Idempotency-Key makes a
     retry safe."""
-    if not request.is_json:
-        return json_problem(415, "Send the records as JSON (Content-Type: application/json).")
+    if refusal := json_body_refusal("the records"):
+        return refusal
     items = request.context.json.employees
     if len(items) > schemas.MAX_BATCH_ITEMS:
         return json_problem(413, f"A batch holds at most {schemas.MAX_BATCH_ITEMS:,} records; "

@@ -8,7 +8,7 @@ from ..errors import json_problem
 from ..services import audit, change_feed, employees
 from ..services.errors import DuplicateError, InvalidInput
 from . import bp, schemas, tags
-from .views import _duplicate_problem, _record, etag_of, invalid_problem, spec, token_access
+from .views import _duplicate_problem, _record, etag_of, invalid_problem, json_body_refusal, spec, token_access
 
 
 def _precondition(found):
@@ -59,10 +59,8 @@ def _conflict_answer(conflict):
 def update_employee(employee_id: str):
     """Change some fields of a record at the version If-Match names: the edit
     form's rules, duplicate guard and audit entry (source api)."""
-    if not request.is_json:
-        return json_problem(415, "Send the fields as JSON (Content-Type: application/json).")
-    if request.get_json(silent=True) is None:
-        return json_problem(400, "The body is not valid JSON.")
+    if refusal := json_body_refusal("the fields"):
+        return refusal
     found, refused = _record_at_if_match(employee_id)
     if refused:
         return refused
@@ -81,8 +79,8 @@ def update_employee(employee_id: str):
 
 @bp.delete("/employees/<employee_id>")
 @token_access("admin")
-@spec.validate(tags=[tags.EMPLOYEES], resp=Response("HTTP_204", HTTP_404=schemas.Problem, HTTP_412=schemas.Problem,
-                             HTTP_428=schemas.Problem),
+@spec.validate(tags=[tags.EMPLOYEES],
+               resp=Response("HTTP_204", HTTP_404=schemas.Problem, HTTP_412=schemas.Problem, HTTP_428=schemas.Problem),
                path_parameter_descriptions={"employee_id": "The employee ID, in any case."})
 def delete_employee(employee_id: str):
     """Delete a record at the version If-Match names; its audit entry keeps

@@ -24,11 +24,28 @@ def _refuse_validation(req, resp, error, instance, model_adapter) -> None:
     """spectree's hook on a request that does not fit its model: the answer
     is the API's 422, one message per field, instead of pydantic's list."""
     if error is not None:
-        messages = {}
-        for problem in model_adapter.validation_errors(error):
-            field = ".".join(str(part) for part in problem.get("loc", ())) or "request"
-            messages.setdefault(field, problem.get("msg", "is not valid"))
-        abort(json_problem(422, "The request has invalid values.", errors=messages))
+        abort(json_problem(422, "The request has invalid values.",
+                           errors=field_messages(model_adapter.validation_errors(error))))
+
+
+def field_messages(problems, whole: str = "request") -> dict[str, str]:
+    """pydantic's problems as the API's errors: the first message per field
+    (a nested one as "a.b"; one about the whole value under `whole`)."""
+    messages = {}
+    for problem in problems:
+        field = ".".join(str(part) for part in problem.get("loc", ())) or whole
+        messages.setdefault(field, problem.get("msg", "is not valid"))
+    return messages
+
+
+def json_body_refusal(what: str):
+    """The 415 for a body that is not JSON, the 400 for broken JSON; None
+    for a JSON body. `what` names it: "the record", "the records"."""
+    if not request.is_json:
+        return json_problem(415, f"Send {what} as JSON (Content-Type: application/json).")
+    if request.get_json(silent=True) is None:
+        return json_problem(400, "The body is not valid JSON.")
+    return None
 
 
 # What a reader of the document (and of /api/v1/docs) needs before the operations.
@@ -204,10 +221,8 @@ def _record(found) -> schemas.Employee:
                              HTTP_413=schemas.Problem, HTTP_415=schemas.Problem))
 def create_employee():
     """Add one employee: the add form's rules, duplicate guard and audit entry."""
-    if not request.is_json:
-        return json_problem(415, "Send the record as JSON (Content-Type: application/json).")
-    if request.get_json(silent=True) is None:
-        return json_problem(400, "The body is not valid JSON.")
+    if refusal := json_body_refusal("the record"):
+        return refusal
     def before_commit(created):
         keep_before_commit(_created_answer(created), [created.id])
 

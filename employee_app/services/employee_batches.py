@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from ..extensions import db
 from ..models import User
-from . import audit, duplicate_guard
+from . import audit
 from .employee_rules import normalize_employee_id
 from .importer.pipeline import STAGING_DDL, Batch, ImportRunner, Settings, _as_json
 from .retry import retry_transient
@@ -144,5 +144,5 @@ def create_batch(items: list[tuple[dict, dict[str, str]]], *, atomic: bool, acto
     if before_commit is not None:
         before_commit(outcome)
     db.session.commit()
-    duplicate_guard.remember_keys([key[0] for key in runner.remembered], [key[1] for key in runner.remembered if key[1]])
+    runner.tell_valkey()
     return outcome

@@ -263,13 +263,18 @@ class ImportRunner:
         self.counts.add(counts)
         self.last_row = batch.last_row
         if self.commits:
-            duplicate_guard.forget_values(self.forgotten)
-            duplicate_guard.remember_keys([k[0] for k in self.remembered], [k[1] for k in self.remembered if k[1]])
+            self.tell_valkey()
         else:
             save_progress(self.side_conn, self.settings.import_id, self.counts, 0)
         self.remembered, self.forgotten = [], []
         if self.on_batch:
             self.on_batch(self.counts)
+
+    def tell_valkey(self) -> None:
+        """After the commit: the IDs and e-mails stored into the duplicate
+        guard's sets, the e-mails an update released out of them."""
+        duplicate_guard.forget_values(self.forgotten)
+        duplicate_guard.remember_keys([k[0] for k in self.remembered], [k[1] for k in self.remembered if k[1]])
 
     def _write_with_retries(self, batch: Batch) -> Counts:
         """Write a prepared batch: its counts (committed in the import's
