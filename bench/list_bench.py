@@ -122,7 +122,8 @@ _local = threading.local()
 ENDPOINTS = {"home.dashboard": "/", "employees.index": "/employees", "lists.index": "/<kind>",
              "reports.index": "/reports", "employees.new": "/employees/new", "imports.index": "/imports",
              "audit.index": "/audit", "admin.users_index": "/admin/users",
-             "auth.change_password": "/account/password", "auth.logout": "/logout"}
+             "auth.change_password": "/account/password", "auth.tokens": "/account/tokens",
+             "auth.logout": "/logout"}
 
 
 class Admin:
@@ -297,10 +298,11 @@ class Bench:
         print("Migrations applied.")
         with psycopg.connect(self.pg_url) as conn:
             version = conn.execute("SHOW server_version").fetchone()[0]
-            settings = dict(conn.execute(
-                "SELECT name, setting || coalesce(unit, '') FROM pg_settings WHERE name IN "
-                "('shared_buffers', 'work_mem', 'effective_cache_size', 'jit', 'random_page_cost')"
-            ).fetchall())
+            # current_setting() gives each value in its unit ("1GB"), not
+            # pg_settings' count of the unit's multiples (8kB pages).
+            settings = {name: conn.execute("SELECT current_setting(%s)", (name,)).fetchone()[0]
+                        for name in ("shared_buffers", "work_mem", "effective_cache_size", "jit",
+                                     "random_page_cost")}
         print(f"PostgreSQL {version}; " + ", ".join(f"{k}={v}" for k, v in sorted(settings.items())))
 
     # 2. data
