@@ -150,12 +150,19 @@ class Employee(db.Model):
 # index on exactly them, so that every page is an index range scan.
 
 # IDs in natural order: the text before an ID's trailing number, then that
-# number (up to 18 digits: always a bigint; none counts as -1), then the ID:
-# 1, 2, 10 and E2, E10, F1, as people count.
-_TRAILING_NUMBER = literal_column("'[0-9]{1,18}$'")
+# number (its last 18 digits at most: always a bigint; none counts as -1),
+# then the ID: 1, 2, 10 and E2, E10, F1, as people count. Written with
+# rtrim/left/right rather than two regular expressions (as migration 0006
+# had it, with the same keys): building the index on a million rows takes
+# 1.5 s instead of 4 to 5 (migration 0015). The constants are literals, so
+# that a prepared statement's ORDER BY still matches the index.
+_DIGITS = literal_column("'0123456789'")
+_NUMBER_LENGTH = func.least(func.length(Employee.employee_id) - func.length(func.rtrim(Employee.employee_id, _DIGITS)),
+                            literal_column("18"))
 NATURAL_ID_KEY = (
-    func.regexp_replace(Employee.employee_id, _TRAILING_NUMBER, literal_column("''"), type_=String),
-    func.coalesce(cast(func.substring(Employee.employee_id, _TRAILING_NUMBER), BigInteger), literal_column("-1")),
+    func.left(Employee.employee_id, func.length(Employee.employee_id) - _NUMBER_LENGTH, type_=String),
+    func.coalesce(cast(func.nullif(func.right(Employee.employee_id, _NUMBER_LENGTH), literal_column("''")),
+                       BigInteger), literal_column("-1")),
     Employee.employee_id,
 )
 # A record without a hire date comes last in both directions: as the latest

@@ -245,6 +245,55 @@ def test_ids_sort_as_numbers_and_text_with_numbers_naturally(login, pg):
     assert walk_back(viewer, "/employees", {"sort": "employee_id"}) == expected
 
 
+# Migration 0006's natural key, with its regular expressions: 0015 replaced
+# it by cheaper functions that must give every ID the same keys.
+REGEX_NATURAL_KEY = ("regexp_replace(employee_id, '[0-9]{1,18}$', ''), "
+                     "coalesce(CAST(substring(employee_id FROM '[0-9]{1,18}$') AS bigint), -1), employee_id")
+
+
+def test_the_natural_id_order_keeps_the_keys_it_had_with_regular_expressions(app, pg):
+    from sqlalchemy import literal_column, select
+
+    from employee_app.extensions import db
+    from employee_app.models.employee import NATURAL_ID_KEY
+
+    odd_ids = ["7", "007", "E2", "E010", "A-1", "B", "A0", "A00", "X1Y2", "X1Y", "E\u200b12", "E\u00a012",
+               "\u0661\u0662", "\uff11\uff12", "E\u00b2", "1" * 18, "9" * 18, "1" * 19, "E" + "9" * 20,
+               "E1" + "0" * 20, "Z" + "1234567890" * 3, "-5", "E-01", "E 1"]
+    pg.execute("INSERT INTO employees (employee_id, first_name, last_name) SELECT id, 'Ada', 'Keys'"
+               " FROM unnest(%s::text[]) AS id", (odd_ids,))
+    with app.app_context():
+        new_keys = dict((row[-1], tuple(row)) for row in db.session.execute(
+            select(*NATURAL_ID_KEY).where(literal_column("last_name") == "Keys")).all())
+        db.session.rollback()
+    old_keys = {row[-1]: tuple(row) for row in pg.execute(
+        f"SELECT {REGEX_NATURAL_KEY} FROM employees WHERE last_name = 'Keys'").fetchall()}
+    assert len(old_keys) == len(odd_ids)
+    assert new_keys == old_keys
+    # A long number counts by its last 18 digits, as before (always a bigint).
+    assert new_keys["E" + "9" * 20] == ("E99", 999_999_999_999_999_999, "E" + "9" * 20)
+
+
+def test_the_id_order_reads_its_index(app, pg):
+    """The list's ORDER BY must be the index's expressions exactly, with its
+    constants as literals (a bound parameter in a prepared statement's
+    generic plan would not match the index), or every page sorts the table."""
+    from sqlalchemy import select
+    from sqlalchemy.dialects import postgresql
+
+    from employee_app.models.employee import NATURAL_ID_KEY, Employee
+
+    pg.execute("INSERT INTO employees (employee_id, first_name, last_name)"
+               " SELECT 'N' || n, 'Ada', 'Plan' FROM generate_series(1, 20000) AS n")
+    pg.execute("ANALYZE employees")
+    query = select(Employee.id).order_by(*NATURAL_ID_KEY).limit(51)
+    assert list(query.compile(dialect=postgresql.dialect()).params.values()) == [51]
+    statement = str(query.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+    plan = "\n".join(row[0] for row in pg.execute(f"EXPLAIN {statement}").fetchall())
+    assert "Index Scan using ix_employees_employee_id_natural" in plan, plan
+    assert "Sort" not in plan, plan
+
+
 # --- counts ------------------------------------------------------------------
 
 @pytest.fixture
