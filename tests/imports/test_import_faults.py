@@ -187,3 +187,31 @@ def test_import_from_the_command_line(app_env, pg, tmp_path):
     refused = subprocess.run([sys.executable, "-m", "flask", "--app", "employee_app", "import-csv", str(bad)],
                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert refused.returncode != 0 and "no employee_id column" in refused.stderr
+
+
+def test_valkey_writes_an_import_could_not_make_are_kept_as_missed(app, pg, valkey, monkeypatch, tmp_path):
+    """An import tells Valkey each committed batch's keys on a thread of its
+    own (pipeline.ImportRunner._tell_valkey_soon). When Valkey refuses
+    those writes (out of memory) every row is still stored, and the miss is
+    kept in PostgreSQL and the sets stop being called ready, as a refused
+    write from a form is (tests/web/test_valkey_repair.py)."""
+    from employee_app.services.duplicate_guard import IDS_KEY, READY_KEY
+    from employee_app.services.importer import jobs, pipeline
+
+    monkeypatch.setattr(pipeline, "BATCH_ROWS", 100)  # 12 batches, each told on the Valkey thread
+    path = tmp_path / "staff.csv"
+    path.write_bytes(staff_file(1_150))
+    valkey.config_set("maxmemory-policy", "noeviction")
+    valkey.config_set("maxmemory", "1")
+    try:
+        with path.open("rb") as stream:
+            job = jobs.create_import(stream, "staff.csv", mode="valid_rows", on_existing="skip", user=None,
+                                     queue=False)
+        jobs.run_import(job.id)
+        assert not valkey.sismember(IDS_KEY, "E000001"), "Valkey took the writes: the test proves nothing"
+    finally:
+        valkey.config_set("maxmemory", "0")
+    assert pg.execute("SELECT status, inserted FROM imports WHERE id = %s", (job.id,)).fetchone() == ("done", 1_150)
+    assert pg.execute("SELECT count(*) FROM employees").fetchone()[0] == 1_150
+    assert pg.execute("SELECT missed_writes_since FROM valkey_index_state").fetchone()[0] is not None
+    assert not valkey.exists(READY_KEY)
