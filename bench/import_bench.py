@@ -63,7 +63,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from list_bench import (ADMIN_PASSWORD, CSRF_RE, DEPARTMENTS, JOB_TITLES, OUT, ROOT, SECRET_KEY,  # noqa: E402
-                        STATUSES, Bench, Data, get_ok, login, run_stoppably)
+                        STATUSES, Bench, Data, get_ok, login, run_stoppably, tree_cpu)
 
 import psutil  # noqa: E402
 import psycopg  # noqa: E402
@@ -468,25 +468,6 @@ class TreeMemory(threading.Thread):
     def stop(self) -> None:
         self.stopped.set()
         self.join(5)
-
-
-def tree_cpu(pid: int) -> float:
-    """CPU seconds (user + system) of a process and its descendants, with the
-    children each has already reaped (PostgreSQL's finished backends, RQ's
-    finished work horses)."""
-    try:
-        root = psutil.Process(pid)
-        members = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return 0.0
-    total = 0.0
-    for process in members:
-        try:
-            t = process.cpu_times()
-        except psutil.Error:
-            continue
-        total += t.user + t.system + t.children_user + t.children_system
-    return total
 
 
 class CpuMeter:

@@ -49,6 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 sys.path.insert(0, str(ROOT))
 
+import psutil  # noqa: E402
 import psycopg  # noqa: E402
 import requests  # noqa: E402
 
@@ -382,6 +383,14 @@ class Bench:
         self.log_offset = log.stat().st_size if log.exists() else 0
 
     # 3. gunicorn
+    def cpu_snapshot(self) -> tuple[float, float]:
+        """CPU seconds so far of the servers (every gunicorn this bench
+        started) and of the database side (PostgreSQL's process tree and
+        Valkey)."""
+        postmaster = int((self.postgres.data_dir / "postmaster.pid").read_text().split()[0])
+        return (sum(tree_cpu(p.pid) for p in self.processes if p.poll() is None),
+                tree_cpu(postmaster) + tree_cpu(self.valkey.process.pid))
+
     def gunicorn(self, module: str, cwd: Path, env: dict, health: str) -> str:
         port = free_port()
         process = subprocess.Popen(
@@ -536,6 +545,25 @@ UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 UNIT_BYTES = {"B": 1, "KB": 1024, "MB": 1024 ** 2, "GB": 1024 ** 3}
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its descendants, with the
+    children each has already reaped (PostgreSQL's finished backends, RQ's
+    finished work horses)."""
+    try:
+        root = psutil.Process(pid)
+        members = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0.0
+    for process in members:
+        try:
+            t = process.cpu_times()
+        except psutil.Error:
+            continue
+        total += t.user + t.system + t.children_user + t.children_system
+    return total
+
+
 def wrk(url: str, seconds: float, connections: int, cookie: str | None) -> dict:
     """One wrk run (one thread: it costs the machine little CPU next to the
     servers); its req/s, p50 and p99 in ms, and bytes per response."""
@@ -561,10 +589,13 @@ def wrk(url: str, seconds: float, connections: int, cookie: str | None) -> dict:
             "socket_errors": socket_errors.group(1) if socket_errors else ""}
 
 
-def throughput(targets: dict, rounds: int, seconds: float, connections: int, rng: random.Random) -> dict:
+def throughput(targets: dict, rounds: int, seconds: float, connections: int, rng: random.Random,
+               cpu_snapshot) -> dict:
     """targets: key -> (url, cookie or None, bytes of one full page). Each
     round runs every target once for `seconds`, in a random order, after a
     short warm-up of each: the shared machine's noise lands on all alike.
+    cpu_snapshot() -> (servers', database's CPU seconds so far): each run's
+    CPU per request, which a busy neighbour moves far less than req/s.
     Returns key -> list of wrk results (with the load average at its start)."""
     for url, cookie, _ in targets.values():
         wrk(url, 2, connections, cookie)
@@ -575,15 +606,20 @@ def throughput(targets: dict, rounds: int, seconds: float, connections: int, rng
         for key in keys:
             url, cookie, page_bytes = targets[key]
             load = os.getloadavg()[0]
+            cpu_before = cpu_snapshot()
             result = wrk(url, seconds, connections, cookie)
+            cpu_after = cpu_snapshot()
             result["load"] = load
+            result["app_cpu_ms"], result["db_cpu_ms"] = (1000 * (after - before) / max(1, result["requests"])
+                                                         for before, after in zip(cpu_before, cpu_after))
             # A response much smaller than the page is a redirect (a lost
             # session) or an error page: the figures would be meaningless.
             if result["bytes"] < 0.9 * page_bytes:
                 raise RuntimeError(f"{key}: {result['bytes']:.0f} bytes per response, the page has {page_bytes}")
             results[key].append(result)
             print(f"  round {number + 1} {key}: {result['rps']:7.1f} req/s, p50 {result['p50']:6.2f} ms, "
-                  f"p99 {result['p99']:6.2f} ms, load average {load:.2f}"
+                  f"p99 {result['p99']:6.2f} ms, CPU per request {result['app_cpu_ms']:.2f} ms servers + "
+                  f"{result['db_cpu_ms']:.2f} ms database, load average {load:.2f}"
                   + (f", socket errors: {result['socket_errors']}" if result["socket_errors"] else ""),
                   flush=True)
     return results
@@ -926,8 +962,9 @@ def run_throughput(args, bench, app_session, urls, cases, rng) -> None:
                      len(get_ok(*urls[key]).content)) for key in ("a", "j", "d")}
     print(f"\nThroughput: {args.connections} keep-alive connections (wrk, one thread), {args.tp_rounds} "
           f"rounds of {args.tp_seconds:g} s per case, cases in random order each round ...", flush=True)
-    results = throughput(targets, args.tp_rounds, args.tp_seconds, args.connections, rng)
-    header = f"{'case':<38} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'KB/page':>8}   req/s of each round"
+    results = throughput(targets, args.tp_rounds, args.tp_seconds, args.connections, rng, bench.cpu_snapshot)
+    header = (f"{'case':<38} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'KB/page':>8} {'CPU ms/req':>11}"
+              "   req/s of each round")
     print(f"\nThroughput at {args.connections} connections (medians of {args.tp_rounds} rounds; "
           f"load average {min(r['load'] for v in results.values() for r in v):.2f} to "
           f"{max(r['load'] for v in results.values() for r in v):.2f} at the rounds' start; "
@@ -937,12 +974,18 @@ def run_throughput(args, bench, app_session, urls, cases, rng) -> None:
     medians = {}
     for key, runs in results.items():
         medians[key] = {name: statistics.median(r[name] for r in runs) for name in ("rps", "p50", "p99", "bytes")}
+        medians[key]["cpu_ms"] = statistics.median(r["app_cpu_ms"] + r["db_cpu_ms"] for r in runs)
         m = medians[key]
-        print(f"{cases[key][0]:<38} {m['rps']:>8.1f} {m['p50']:>8.2f} {m['p99']:>8.2f} {m['bytes'] / 1024:>8.1f}   "
-              + ", ".join(f"{r['rps']:.0f}" for r in runs))
+        print(f"{cases[key][0]:<38} {m['rps']:>8.1f} {m['p50']:>8.2f} {m['p99']:>8.2f} {m['bytes'] / 1024:>8.1f} "
+              f"{m['cpu_ms']:>11.2f}   " + ", ".join(f"{r['rps']:.0f}" for r in runs))
     ratio = medians["a"]["rps"] / medians["j"]["rps"]
     print(f"(a)/(j) throughput: {ratio:.2f}x (target >= 0.5); (a)/(d): "
           f"{medians['a']['rps'] / medians['d']['rps']:.2f}x")
+    # On a machine the servers saturate, req/s is about CPUs / CPU per
+    # request: the same ratio without the neighbours' noise in it.
+    print(f"(j)/(a) CPU per request (servers + database): {medians['j']['cpu_ms'] / medians['a']['cpu_ms']:.2f}x "
+          f"({medians['a']['cpu_ms']:.2f} ms against {medians['j']['cpu_ms']:.2f} ms): the throughput ratio the "
+          f"{os.cpu_count()} CPUs allow when nothing else runs on them")
 
 
 def statistics_of(values: list[float]) -> tuple[float, float]:
