@@ -268,6 +268,7 @@ class Bench:
         self.postgres: EmbeddedPostgres | None = None
         self.valkey: EmbeddedValkey | None = None
         self.processes: list[subprocess.Popen] = []
+        self.masters: dict[str, int] = {}  # each gunicorn's address -> its master's pid
         self.app = None
         self.env: dict[str, str] = {}
         self.pg_url = ""
@@ -394,13 +395,19 @@ class Bench:
     def gunicorn(self, module: str, cwd: Path, env: dict, health: str) -> str:
         port = free_port()
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--workers", "2", "--threads", "4",
+            # Every server with the app's gunicorn.conf.py (the bare pages run
+            # in another directory, where gunicorn would not find it), so the
+            # baselines pay its access-log line per request as the app does;
+            # the lines go to /dev/null instead of into the bench's output.
+            [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "gunicorn.conf.py"),
+             "--workers", "2", "--threads", "4", "--access-logfile", "/dev/null",
              "--bind", f"127.0.0.1:{port}", "--log-level", "warning", module],
             cwd=cwd, env=dict(os.environ, **env),
             start_new_session=True,  # Ctrl-C reaches only this script, which stops it
         )
         self.processes.append(process)
         base = f"http://127.0.0.1:{port}"
+        self.masters[base] = process.pid
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -545,6 +552,24 @@ UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 UNIT_BYTES = {"B": 1, "KB": 1024, "MB": 1024 ** 2, "GB": 1024 ** 3}
 
 
+def workers_cpu(master: int) -> dict[int, float]:
+    """CPU seconds so far of each worker of a gunicorn master, by pid."""
+    cpu = {}
+    for worker in psutil.Process(master).children():
+        try:
+            t = worker.cpu_times()
+        except psutil.Error:
+            continue
+        cpu[worker.pid] = t.user + t.system
+    return cpu
+
+
+# A run in which one gunicorn worker did less than this share of the work:
+# its connections (all opened at once, kept alive) went mostly to the other
+# worker, whose GIL then limits the run to about one CPU.
+BALANCED_SHARE = 0.25
+
+
 def tree_cpu(pid: int) -> float:
     """CPU seconds (user + system) of a process and its descendants, with the
     children each has already reaped (PostgreSQL's finished backends, RQ's
@@ -590,12 +615,14 @@ def wrk(url: str, seconds: float, connections: int, cookie: str | None) -> dict:
 
 
 def throughput(targets: dict, rounds: int, seconds: float, connections: int, rng: random.Random,
-               cpu_snapshot) -> dict:
+               cpu_snapshot, masters: dict) -> dict:
     """targets: key -> (url, cookie or None, bytes of one full page). Each
     round runs every target once for `seconds`, in a random order, after a
     short warm-up of each: the shared machine's noise lands on all alike.
     cpu_snapshot() -> (servers', database's CPU seconds so far): each run's
     CPU per request, which a busy neighbour moves far less than req/s.
+    masters: key -> the pid of the gunicorn serving it: each run's share of
+    the work per worker (see BALANCED_SHARE).
     Returns key -> list of wrk results (with the load average at its start)."""
     for url, cookie, _ in targets.values():
         wrk(url, 2, connections, cookie)
@@ -606,9 +633,12 @@ def throughput(targets: dict, rounds: int, seconds: float, connections: int, rng
         for key in keys:
             url, cookie, page_bytes = targets[key]
             load = os.getloadavg()[0]
-            cpu_before = cpu_snapshot()
+            cpu_before, workers_before = cpu_snapshot(), workers_cpu(masters[key])
             result = wrk(url, seconds, connections, cookie)
-            cpu_after = cpu_snapshot()
+            cpu_after, workers_after = cpu_snapshot(), workers_cpu(masters[key])
+            used = [workers_after[pid] - workers_before.get(pid, 0.0) for pid in workers_after]
+            result["shares"] = [u / max(sum(used), 1e-9) for u in used]
+            result["balanced"] = min(result["shares"]) >= BALANCED_SHARE
             result["load"] = load
             result["app_cpu_ms"], result["db_cpu_ms"] = (1000 * (after - before) / max(1, result["requests"])
                                                          for before, after in zip(cpu_before, cpu_after))
@@ -619,7 +649,9 @@ def throughput(targets: dict, rounds: int, seconds: float, connections: int, rng
             results[key].append(result)
             print(f"  round {number + 1} {key}: {result['rps']:7.1f} req/s, p50 {result['p50']:6.2f} ms, "
                   f"p99 {result['p99']:6.2f} ms, CPU per request {result['app_cpu_ms']:.2f} ms servers + "
-                  f"{result['db_cpu_ms']:.2f} ms database, load average {load:.2f}"
+                  f"{result['db_cpu_ms']:.2f} ms database, workers' shares "
+                  + "/".join(f"{share:.0%}" for share in result["shares"])
+                  + ("" if result["balanced"] else " (unbalanced)") + f", load average {load:.2f}"
                   + (f", socket errors: {result['socket_errors']}" if result["socket_errors"] else ""),
                   flush=True)
     return results
@@ -962,7 +994,10 @@ def run_throughput(args, bench, app_session, urls, cases, rng) -> None:
                      len(get_ok(*urls[key]).content)) for key in ("a", "j", "d")}
     print(f"\nThroughput: {args.connections} keep-alive connections (wrk, one thread), {args.tp_rounds} "
           f"rounds of {args.tp_seconds:g} s per case, cases in random order each round ...", flush=True)
-    results = throughput(targets, args.tp_rounds, args.tp_seconds, args.connections, rng, bench.cpu_snapshot)
+    masters = {key: next(pid for base, pid in bench.masters.items() if url.startswith(base + "/"))
+               for key, (url, _, _) in targets.items()}
+    results = throughput(targets, args.tp_rounds, args.tp_seconds, args.connections, rng, bench.cpu_snapshot,
+                         masters)
     header = (f"{'case':<38} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'KB/page':>8} {'CPU ms/req':>11}"
               "   req/s of each round")
     print(f"\nThroughput at {args.connections} connections (medians of {args.tp_rounds} rounds; "
@@ -986,6 +1021,17 @@ def run_throughput(args, bench, app_session, urls, cases, rng) -> None:
     print(f"(j)/(a) CPU per request (servers + database): {medians['j']['cpu_ms'] / medians['a']['cpu_ms']:.2f}x "
           f"({medians['a']['cpu_ms']:.2f} ms against {medians['j']['cpu_ms']:.2f} ms): the throughput ratio the "
           f"{os.cpu_count()} CPUs allow when nothing else runs on them")
+    # gunicorn hands connections to whichever worker accepts first: wrk's 16,
+    # opened at once, sometimes all go to one worker for the whole run.
+    balanced = {key: [r["rps"] for r in runs if r["balanced"]] for key, runs in results.items()}
+    unbalanced = sum(not r["balanced"] for runs in results.values() for r in runs)
+    if unbalanced:
+        print(f"{unbalanced} of {sum(map(len, results.values()))} runs unbalanced (one gunicorn worker did less "
+              f"than {BALANCED_SHARE:.0%} of the work)" + (
+                  f"; (a)/(j) over the balanced runs only: "
+                  f"{statistics.median(balanced['a']) / statistics.median(balanced['j']):.2f}x "
+                  f"({len(balanced['a'])} and {len(balanced['j'])} runs)"
+                  if balanced["a"] and balanced["j"] else ""))
 
 
 def statistics_of(values: list[float]) -> tuple[float, float]:
