@@ -419,13 +419,18 @@ class Bench:
                 raise RuntimeError(f"gunicorn {module} did not start")
             time.sleep(0.1)
 
-    def serve(self) -> None:
+    def serve(self, layout: bool = True) -> None:
+        """The app and the bare page (d); with layout, the bare page with the
+        layout (j) too, which needs this bench's data (its last names)."""
         self.app_url = self.gunicorn("wsgi:app", ROOT, self.env, "/healthz")
         bare_dir = self.run_dir / "bare"
         bare_dir.mkdir()
         (bare_dir / "bare_app.py").write_text(BARE_APP)
         self.bare_url = self.gunicorn("bare_app:app", bare_dir, {
             "BARE_DATABASE_URL": self.pg_url, "BARE_MAX_ID": str(self.args.rows)}, "/")
+        if not layout:
+            print(f"Serving: app {self.app_url}, bare baseline {self.bare_url} (gunicorn, 2 workers x 4 threads each)")
+            return
         (bare_dir / "bare_layout_app.py").write_text(BARE_LAYOUT_APP)
         (bare_dir / "bare_list.html").write_text(BARE_LAYOUT_TEMPLATE)
         self.bare_layout_url = self.gunicorn("bare_layout_app:app", bare_dir, {

@@ -482,7 +482,7 @@ def run(args) -> int:
         editor = Editor(bench.pg_url, year, random.Random(args.seed + 2))
 
         bench.enable_auto_explain()
-        bench.serve()
+        bench.serve(layout=False)  # the reports compare with the bare page (d) only
         app_session = login(bench.app_url)
         bare_session = requests.Session()
 
