@@ -559,14 +559,7 @@ UNIT_BYTES = {"B": 1, "KB": 1024, "MB": 1024 ** 2, "GB": 1024 ** 3}
 
 def workers_cpu(master: int) -> dict[int, float]:
     """CPU seconds so far of each worker of a gunicorn master, by pid."""
-    cpu = {}
-    for worker in psutil.Process(master).children():
-        try:
-            t = worker.cpu_times()
-        except psutil.Error:
-            continue
-        cpu[worker.pid] = t.user + t.system
-    return cpu
+    return {worker.pid: tree_cpu(worker.pid) for worker in psutil.Process(master).children()}
 
 
 # A run in which one gunicorn worker did less than this share of the work:
