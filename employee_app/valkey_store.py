@@ -9,9 +9,11 @@ import threading
 import time
 
 import valkey
+import valkey.sentinel
 from flask import Flask, current_app
 
 from . import metrics
+from .tracked_keys import TrackedKeys
 from .valkey_url import valkey_client
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,25 @@ class ValkeyStore:
         # (the fact itself is kept in PostgreSQL, see duplicate_guard).
         self.repair_due = False
         self.next_missed_writes_check = 0.0
+        self._tracked: dict[tuple[str, ...], TrackedKeys] = {}
+
+    def tracked(self, prefixes: tuple[str, ...]) -> TrackedKeys:
+        """The values of the keys under `prefixes` this process may keep
+        (tracked_keys.py), one set per prefixes. None are kept behind
+        Sentinel: after a failover the listener could stay on the old
+        primary and hear nothing of the new one's changes."""
+        kept = self._tracked.get(prefixes)
+        if kept is None:
+            pool = self.client.connection_pool
+            make = None if isinstance(pool, valkey.sentinel.SentinelConnectionPool) else self._listener_connection
+            with self._lock:
+                kept = self._tracked.setdefault(prefixes, TrackedKeys(make, prefixes))
+        return kept
+
+    def _listener_connection(self):
+        """A connection of its own, without the health check: it is pinged anyway."""
+        pool = self.client.connection_pool
+        return pool.connection_class(**{**pool.connection_kwargs, "health_check_interval": 0})
 
     def rebuild_client(self):
         """A client for rebuilds: bulk writes get their own, longer timeout."""

@@ -15,6 +15,13 @@ The generation is read before PostgreSQL is asked and stored with the
 answer: an account changed between the two has a new generation by then,
 and the answer is dead on arrival.
 
+Each process also keeps what Valkey answered (tracked_keys.py: Valkey
+itself tells the process of every change to these keys, and the process
+reads those messages before it answers from what it keeps), so a busy
+session's requests need no round trip at all. An answer stored in Valkey
+carries its deadline (the session's idle or lifetime limit), which a kept
+copy honours to the second.
+
 Without Valkey every request asks PostgreSQL. An account change that cannot
 renew its generation (Valkey down or hung at that moment) is retried by this
 process at its next request; should Valkey answer again with the old answers
@@ -23,6 +30,7 @@ meanwhile, they last at most SESSION_CACHE_SECONDS.
 import json
 import secrets
 import threading
+import time
 
 from ..valkey_store import ValkeyUnavailable, get_store
 from . import short_cache
@@ -30,6 +38,9 @@ from . import short_cache
 SESSION_CACHE_SECONDS = 10
 # A generation outlives every answer stored under the one before it.
 GENERATION_SECONDS = 3600
+# The keys a process may keep (tracked_keys.py): the answers, the
+# generations and short_cache's epoch, which the same round trip reads.
+TRACKED_PREFIXES = ("session:", "session-generation:", short_cache.EPOCH_KEY)
 
 
 def _answer_key(token_hash: str) -> str:
@@ -49,18 +60,27 @@ def read(token_hash: str, user_id: str) -> tuple[list | None, str | None]:
     generation to store a fresh answer under). The generation is None when
     Valkey does not answer: nothing may be kept then. The same round trip
     brings short_cache's epoch for this request."""
-    if _pending:
-        _retry_pending()
-    try:
-        answer, generation, epoch = get_store().run(
-            lambda client: client.mget(_answer_key(token_hash), _generation_key(user_id), short_cache.EPOCH_KEY))
-    except ValkeyUnavailable:
-        return None, None
+    keys = (_answer_key(token_hash), _generation_key(user_id), short_cache.EPOCH_KEY)
+    store = get_store()
+    kept = store.tracked(TRACKED_PREFIXES)
+    # An account change Valkey has not taken yet: ask Valkey, not the copies.
+    found = kept.get(keys) if not _pending else None
+    if found is None:
+        if _pending:
+            _retry_pending()
+        ticket = kept.ticket()
+        try:
+            found = store.run(lambda client: client.mget(*keys))
+        except ValkeyUnavailable:
+            return None, None
+        kept.keep(ticket, keys, found)
+    answer, generation, epoch = found
     short_cache.note_epoch(epoch)
     generation = generation or ""
     if answer is not None:
-        kept_generation, values = json.loads(answer)
-        if kept_generation == generation and str(values[0]) == user_id:
+        kept_generation, values, *deadline = json.loads(answer)
+        if (kept_generation == generation and str(values[0]) == user_id
+                and not (deadline and time.time() >= deadline[0])):
             return values, generation
     return None, generation
 
@@ -71,9 +91,10 @@ def store(token_hash: str, generation: str, values: list, seconds: float) -> Non
     seconds = int(min(seconds, SESSION_CACHE_SECONDS))
     if seconds < 1:
         return
+    # The deadline: a copy a process keeps (see read) must not outlive Valkey's.
+    answer = json.dumps([generation, values, time.time() + seconds])
     try:
-        get_store().run(lambda client: client.set(_answer_key(token_hash), json.dumps([generation, values]),
-                                                  ex=seconds))
+        get_store().run(lambda client: client.set(_answer_key(token_hash), answer, ex=seconds))
     except ValkeyUnavailable:
         pass
 

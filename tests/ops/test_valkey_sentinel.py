@@ -8,6 +8,7 @@ started here for the failover.
 import os
 import signal
 import subprocess
+import time
 
 import pytest
 import valkey as valkey_lib
@@ -193,3 +194,23 @@ def test_plain_urls_pass_as_before(app_env):
     for url in ("valkey://localhost:6379/0", "valkeys://:pw@cache.internal:6380/1", "redis://127.0.0.1/0",
                 "rediss://cache:6379/0", "unix:///run/valkey.sock?db=0"):
         assert config_from_env(dict(app_env, VALKEY_URL=url))["VALKEY_URL"] == url
+
+
+def test_behind_a_sentinel_no_process_keeps_copies_of_session_answers(sentinel, valkey):
+    """After a failover a listener could stay on the old primary and hear
+    nothing of the new one's changes: behind Sentinel every check asks Valkey."""
+    from employee_app.services.session_cache import TRACKED_PREFIXES
+
+    plain = ValkeyStore(f"valkey://127.0.0.1:{sentinel.primary_port()}/0", timeout=0.5)
+    watched = ValkeyStore(sentinel.url(), timeout=0.5)
+    valkey.set("session:sentinel-check", "1")
+    for store, keeps in ((plain, True), (watched, False)):
+        copies = store.tracked(TRACKED_PREFIXES)
+        deadline = time.monotonic() + 3
+        kept = None
+        while kept is None and time.monotonic() < deadline:
+            copies.keep(copies.ticket(), ["session:sentinel-check"], ["1"])
+            kept = copies.get(["session:sentinel-check"])
+            time.sleep(0.05)
+        assert (kept == ["1"]) is keeps
+        copies.close()
