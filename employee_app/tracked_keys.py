@@ -207,13 +207,16 @@ class TrackedKeys:
                 with self._lock:
                     conn.send_command("PING")
                 next_ping = now + HEARTBEAT_SECONDS
-            select.select([sock], [], [], max(0.0, next_ping - time.monotonic()))
+            self._wait_for_data(sock, max(0.0, next_ping - time.monotonic()))
             with self._lock:
                 if self._conn is not conn:
                     return  # a request found it broken
                 self._drain(conn)
                 if time.monotonic() >= (self._alive_until or started + ALIVE_SECONDS):
                     raise TimeoutError("no PONG from Valkey in time")
+
+    def _wait_for_data(self, sock, timeout: float) -> None:
+        select.select([sock], [], [], timeout)
 
     def _drain(self, conn) -> None:
         """Handle what the listener's socket holds (the lock is held)."""

@@ -181,3 +181,62 @@ def test_a_valkey_that_refuses_tracking_costs_a_round_trip_not_a_session(login, 
         copies_of(limited).close()
     finally:
         valkey.acl_deluser("no-client")
+
+
+def test_under_load_no_request_begun_after_a_logout_answered_is_served(login, live_server):
+    """Eight clients keep a session busy on both server processes (each
+    answering from its copies); once the logout has answered, every request
+    that begins is refused."""
+    import threading
+
+    client = login("viewer", "kim")
+    cookie = saved_cookie(client)
+    seen: list[tuple[float, int]] = []
+    logged_out = threading.Event()
+
+    def hammer():
+        other = HttpClient(live_server)
+        other.session.cookies.set("session", cookie)
+        while True:
+            started = time.monotonic()
+            status = other.get("/employees").status_code
+            seen.append((started, status))
+            if logged_out.is_set() and status == 302:
+                return
+
+    threads = [threading.Thread(target=hammer) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.0)
+    assert log_out(client).status_code == 303
+    answered = time.monotonic()
+    logged_out.set()
+    for thread in threads:
+        thread.join(30)
+    before = [status for started, status in seen if started < answered]
+    after = [status for started, status in seen if started > answered]
+    assert before.count(200) > 20  # the session was busy, and served, before
+    assert after and set(after) == {302}
+
+
+def test_a_change_is_seen_by_the_next_read_even_before_the_listener_wakes(app, valkey):
+    """get() reads what the listener's socket holds before it answers: here
+    the listener itself only looks every heartbeat, and every change is
+    still seen by the very next read."""
+    from employee_app.tracked_keys import TrackedKeys
+
+    store = app.extensions["valkey"]
+    copies = TrackedKeys(store._listener_connection, ("session:",))
+    copies._wait_for_data = lambda sock, timeout: time.sleep(timeout)  # a listener that never wakes early
+    key = "session:seen-at-once"
+    try:
+        for round_ in range(20):
+            valkey.set(key, f"value {round_}")
+            deadline = time.monotonic() + 5
+            while copies.get([key]) != [f"value {round_}"] and time.monotonic() < deadline:
+                copies.keep(copies.ticket(), [key], [valkey.get(key)])
+            assert copies.get([key]) == [f"value {round_}"]
+            valkey.set(key, "changed")
+            assert copies.get([key]) is None
+    finally:
+        copies.close()
