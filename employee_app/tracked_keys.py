@@ -46,9 +46,13 @@ MAX_AGE_SECONDS = 10.0
 IDLE_SECONDS = 60.0
 RECONNECT_SECONDS = 1.0
 REFUSED_RETRY_SECONDS = 60.0
-# Above this many kept keys (or remembered changes) start afresh: a bound on
-# memory, not a figure a process reaches in practice (a key per live session).
+# Above this many kept keys start afresh: a bound on memory, not a figure a
+# process reaches in practice (a few keys per live session).
 MAX_KEYS = 50_000
+# Changes remembered for keep()'s check (every session answer any process
+# stores is one): past this, the older half is forgotten, and a read drawn
+# before them is not kept.
+MAX_REMEMBERED = 10_000
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,7 @@ class TrackedKeys:
         self._values: dict[str, tuple[object, float]] = {}  # key -> (value, kept at)
         self._changed: dict[str, int] = {}  # key -> the number of its last change heard of
         self._changes = 0
+        self._forgotten_up_to = 0  # changes up to this number are no longer in _changed
         self._round = 0
         self._conn = None  # the subscribed listener connection, while it serves
         self._alive_until = 0.0
@@ -112,7 +117,7 @@ class TrackedKeys:
         """Keep what a read drawn after `ticket` found, unless a key changed
         meanwhile (or the listener is not the one of the ticket)."""
         with self._lock:
-            if self._conn is None or ticket.round != self._round:
+            if self._conn is None or ticket.round != self._round or ticket.changes < self._forgotten_up_to:
                 return
             if any(self._changed.get(key, -1) > ticket.changes for key in keys):
                 return
@@ -235,11 +240,13 @@ class TrackedKeys:
 
     def _changed_keys(self, keys) -> None:
         self._changes += 1
-        if len(self._changed) >= MAX_KEYS:
-            self._start_afresh()
         for key in keys:
             self._values.pop(key, None)
             self._changed[key] = self._changes
+        if len(self._changed) > MAX_REMEMBERED:
+            self._forgotten_up_to = self._changes - MAX_REMEMBERED // 2
+            self._changed = {key: number for key, number in self._changed.items()
+                             if number > self._forgotten_up_to}
 
     def _start_afresh(self) -> None:
         """Forget every value, and every read in flight (the lock is held).

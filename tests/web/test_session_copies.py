@@ -240,3 +240,30 @@ def test_a_change_is_seen_by_the_next_read_even_before_the_listener_wakes(app, v
             assert copies.get([key]) is None
     finally:
         copies.close()
+
+
+def test_many_changes_forget_old_reads_not_the_copies(app, valkey, monkeypatch):
+    """Every session answer any process stores is a change each process
+    hears of: past MAX_REMEMBERED the older half is forgotten (memory stays
+    bounded), the copies stay, and a read drawn before the forgotten
+    changes is not kept (its keys' changes can no longer be checked)."""
+    from employee_app.tracked_keys import TrackedKeys
+
+    monkeypatch.setattr(tracked_keys, "MAX_REMEMBERED", 10)
+    copies = TrackedKeys(app.extensions["valkey"]._listener_connection, ("session:",))
+    try:
+        deadline = time.monotonic() + 5
+        while copies.get(["session:kept"]) is None and time.monotonic() < deadline:
+            copies.keep(copies.ticket(), ["session:kept"], ["yes"])
+        assert copies.get(["session:kept"]) == ["yes"]
+        old_ticket = copies.ticket()
+        for number in range(25):
+            copies.forget([f"session:other-{number}"])
+        assert len(copies._changed) <= 10
+        assert copies.get(["session:kept"]) == ["yes"]
+        copies.keep(old_ticket, ["session:late"], ["read long ago"])
+        assert copies.get(["session:late"]) is None
+        copies.keep(copies.ticket(), ["session:late"], ["read now"])
+        assert copies.get(["session:late"]) == ["read now"]
+    finally:
+        copies.close()
