@@ -95,8 +95,7 @@ class TrackedKeys:
             try:
                 self._drain(self._conn)
             except Exception:  # the listener thread notices too, and connects again
-                self._start_afresh()
-                self._alive_until = 0.0
+                self._lose_everything()
                 return None
             now = time.monotonic()
             if now >= self._alive_until:
@@ -139,21 +138,22 @@ class TrackedKeys:
     # --- the listener --------------------------------------------------------------
 
     def _start_listener(self) -> None:
-        if self._make_connection is None:
-            return
-        thread = self._thread
-        if thread is not None and thread.is_alive() and self._pid == os.getpid():
+        if self._make_connection is None or self._listening():
             return
         with self._lock:
-            thread = self._thread
-            if self._closed or (thread is not None and thread.is_alive() and self._pid == os.getpid()):
+            if self._closed or self._listening():
                 return
             if self._pid != os.getpid():  # forked: the parent's connection is not this process's
                 self._conn = None
-                self._start_afresh()
+                self._lose_everything()
             self._pid = os.getpid()
             self._thread = threading.Thread(target=self._listen, name="valkey-tracking", daemon=True)
             self._thread.start()
+
+    def _listening(self) -> bool:
+        """A listener thread of this process is running."""
+        thread = self._thread
+        return thread is not None and thread.is_alive() and self._pid == os.getpid()
 
     def _listen(self) -> None:
         while not self._closed and time.monotonic() - self._used_at < IDLE_SECONDS:
@@ -173,8 +173,7 @@ class TrackedKeys:
                 with self._lock:
                     if self._conn is conn:
                         self._conn = None
-                    self._start_afresh()
-                    self._alive_until = 0.0
+                    self._lose_everything()
                 if conn is not None:
                     conn.disconnect()
             if self._closed or time.monotonic() - self._used_at >= IDLE_SECONDS:
@@ -197,10 +196,9 @@ class TrackedKeys:
             conn.disconnect()
             raise
         with self._lock:
-            self._start_afresh()
-            self._conn = conn
             # Alive from the first PONG: every change before it has been heard by then.
-            self._alive_until = 0.0
+            self._lose_everything()
+            self._conn = conn
         return conn
 
     def _serve(self, conn) -> None:
@@ -247,6 +245,13 @@ class TrackedKeys:
             self._forgotten_up_to = self._changes - MAX_REMEMBERED // 2
             self._changed = {key: number for key, number in self._changed.items()
                              if number > self._forgotten_up_to}
+
+    def _lose_everything(self) -> None:
+        """The listener cannot vouch for anything (lost, or not yet pinged):
+        forget every value and read in flight, and count none until a PONG
+        (the lock is held)."""
+        self._start_afresh()
+        self._alive_until = 0.0
 
     def _start_afresh(self) -> None:
         """Forget every value, and every read in flight (the lock is held).
