@@ -31,7 +31,18 @@ def copies_of(app):
 
 def keys_of(app, cookie: str, user_id: int) -> tuple:
     token = session_data(app, cookie)["sid"]
-    return (f"session:{users._token_hash(token)}", f"session-generation:{user_id}", short_cache.EPOCH_KEY)
+    return (session_cache._answer_key(users._token_hash(token)), session_cache._generation_key(user_id),
+            short_cache.EPOCH_KEY)
+
+
+def keep_until_kept(copies, key: str, read, seconds: float = 5.0) -> None:
+    """Read the key and keep it, until the copies answer with what was read
+    (once the listener is alive and has heard of every change before)."""
+    deadline = time.monotonic() + seconds
+    while copies.get([key]) != [read()] and time.monotonic() < deadline:
+        copies.keep(copies.ticket(), [key], [read()])
+        time.sleep(0.01)
+    assert copies.get([key]) == [read()]
 
 
 class Browser:
@@ -140,12 +151,8 @@ def test_a_value_read_while_it_changed_is_not_kept(app, valkey):
     copies = copies_of(app)
     key = "session:read-while-changing"
     with app.app_context():
-        deadline = time.monotonic() + 5
-        while copies.get([short_cache.EPOCH_KEY]) is None and time.monotonic() < deadline:
-            ticket = copies.ticket()
-            copies.keep(ticket, [short_cache.EPOCH_KEY], ["any"])  # the listener is alive once this sticks
-            time.sleep(0.02)
         valkey.set(key, "old")
+        keep_until_kept(copies, key, lambda: valkey.get(key))  # the listener is alive
         ticket = copies.ticket()
         read = valkey.get(key)
         valkey.set(key, "new")  # changed after the read, before keep()
@@ -156,10 +163,7 @@ def test_a_value_read_while_it_changed_is_not_kept(app, valkey):
         copies.keep(ticket, [key], [read])
         assert copies.get([key]) is None
         # Read after the change (once the listener has heard of it): kept.
-        deadline = time.monotonic() + 2
-        while copies.get([key]) != ["new"] and time.monotonic() < deadline:
-            ticket = copies.ticket()
-            copies.keep(ticket, [key], [valkey.get(key)])
+        keep_until_kept(copies, key, lambda: valkey.get(key))
         assert copies.get([key]) == ["new"]
 
 
@@ -233,10 +237,7 @@ def test_a_change_is_seen_by_the_next_read_even_before_the_listener_wakes(app, v
     try:
         for round_ in range(20):
             valkey.set(key, f"value {round_}")
-            deadline = time.monotonic() + 5
-            while copies.get([key]) != [f"value {round_}"] and time.monotonic() < deadline:
-                copies.keep(copies.ticket(), [key], [valkey.get(key)])
-            assert copies.get([key]) == [f"value {round_}"]
+            keep_until_kept(copies, key, lambda: valkey.get(key))
             valkey.set(key, "changed")
             assert copies.get([key]) is None
     finally:
@@ -253,10 +254,7 @@ def test_many_changes_forget_old_reads_not_the_copies(app, valkey, monkeypatch):
     monkeypatch.setattr(tracked_keys, "MAX_REMEMBERED", 10)
     copies = TrackedKeys(app.extensions["valkey"]._listener_connection, ("session:",))
     try:
-        deadline = time.monotonic() + 5
-        while copies.get(["session:kept"]) is None and time.monotonic() < deadline:
-            copies.keep(copies.ticket(), ["session:kept"], ["yes"])
-        assert copies.get(["session:kept"]) == ["yes"]
+        keep_until_kept(copies, "session:kept", lambda: "yes")
         old_ticket = copies.ticket()
         for number in range(25):
             copies.forget([f"session:other-{number}"])
