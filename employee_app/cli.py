@@ -86,16 +86,15 @@ def rebuild_index_command() -> None:
 @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
 def worker_command(burst: bool) -> None:
     """Run an import worker: takes import jobs from the queue on Valkey."""
-    from rq import Worker
-
     from .services.importer import bulk, jobs
+    from .services.importer.worker import ImportWorker
 
     # A bulk import that died with the last worker left the table without
     # its secondary indexes: they are built before any job is taken.
     bulk.recover(jobs.psycopg_url())
     queue = jobs.get_queue()
     heartbeat = current_app.config["IMPORT_WORKER_HEARTBEAT"]
-    worker = Worker([queue], connection=queue.connection, job_monitoring_interval=heartbeat)
+    worker = ImportWorker([queue], connection=queue.connection, job_monitoring_interval=heartbeat)
     worker.work(burst=burst, with_scheduler=False)
 
 

@@ -215,3 +215,64 @@ def test_valkey_writes_an_import_could_not_make_are_kept_as_missed(app, pg, valk
     assert pg.execute("SELECT count(*) FROM employees").fetchone()[0] == 1_150
     assert pg.execute("SELECT missed_writes_since FROM valkey_index_state").fetchone()[0] is not None
     assert not valkey.exists(READY_KEY)
+
+
+def test_a_worker_started_while_valkey_is_down_waits_for_it_and_then_imports(app_env, make_user, pg,
+                                                                               start_worker, tmp_path):
+    """A worker that starts before Valkey (a restart, a failover, compose
+    starting everything at once) waits for it instead of exiting."""
+    from employee_app.devservers import EmbeddedValkey
+
+    from ..conftest import gunicorn_serving
+    from ..helpers import PASSWORD, HttpClient, wait_for
+    from .conftest import run_upload
+
+    late = EmbeddedValkey(tmp_path / "late-valkey", persist=False)  # its port is chosen; nothing listens yet
+    worker = start_worker(VALKEY_URL=late.url)
+    wait_for(lambda: worker.output().count("cannot reach Valkey to start") >= 2, timeout=30)
+    assert worker.process.poll() is None, worker.output()
+    late.start()
+    try:
+        make_user("hr-late", "hr")
+        with gunicorn_serving(dict(app_env, VALKEY_URL=late.url)) as base_url:
+            client = HttpClient(base_url)
+            client.login("hr-late", PASSWORD)
+            _, result = run_upload(client, pg, csv_bytes([HEADER, ["L-1", "Ada", "Lovelace", "l1@example.com"],
+                                                          ["L-2", "Alan", "Turing", "l2@example.com"]]))
+        assert (result["status"], result["inserted"]) == ("done", 2)
+        assert "Traceback" not in worker.output()
+    finally:
+        late.stop()
+
+
+def test_a_worker_start_that_fails_half_way_starts_again_under_a_new_name(valkey_server, monkeypatch):
+    """A start that registered the worker and subscribed to its channel, and
+    then lost Valkey, tries again: under a new name (RQ refuses a second
+    start under a live name), with the first name marked dead."""
+    from redis.exceptions import ConnectionError as ValkeyConnectionError
+    from rq import Worker
+
+    from employee_app.services.importer import jobs, worker as import_worker
+
+    queue = jobs.get_queue(valkey_server.url)
+    monkeypatch.setattr(import_worker, "FIRST_WAIT", 0.01)
+    real_set_state, failures = import_worker.ImportWorker.set_state, []
+
+    def set_state_losing_valkey_once(self, *args, **kwargs):
+        if not failures:
+            failures.append(self.name)
+            raise ValkeyConnectionError("Connection closed by server.")
+        return real_set_state(self, *args, **kwargs)
+    monkeypatch.setattr(import_worker.ImportWorker, "set_state", set_state_losing_valkey_once)
+
+    started = import_worker.ImportWorker([queue], connection=queue.connection)
+    started.bootstrap()
+    try:
+        assert failures and failures[0] != started.name
+        live = {worker.name for worker in Worker.all(connection=queue.connection)}
+        assert started.name in live and failures[0] not in live
+        assert queue.connection.hexists(f"rq:worker:{failures[0]}", "death")
+        assert started.pubsub_thread.is_alive()
+    finally:
+        started.register_death()
+        started.unsubscribe()
