@@ -10,6 +10,7 @@ every row of each import is counted once (inserted + duplicates + invalid),
 and the table holds exactly what the imports and the adds say they stored."""
 import os
 import re
+import signal
 import threading
 import time
 
@@ -112,8 +113,22 @@ def test_two_instances_and_two_workers_store_no_duplicate_and_account_for_every_
 
     threads = [guarded(add, n) for n in range(ADD_THREADS)]
     threads += [guarded(send_file, ADD_THREADS, "a", file_a), guarded(send_file, ADD_THREADS + 1, "b", file_b)]
-    for thread in threads:
-        thread.start()
+    # The workers are stopped (SIGSTOP) until both imports are queued, then
+    # go on together: the imports run at the same time however far apart
+    # the two uploads were answered under the adds' load (one import could
+    # finish before the other was queued). Valkey hands each a job meanwhile.
+    for worker in workers:
+        os.killpg(worker.process.pid, signal.SIGSTOP)
+    try:
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 60
+        while len(import_ids) < 2 and not errors:
+            assert time.monotonic() < deadline, "the two uploads were not both queued"
+            time.sleep(0.02)
+    finally:
+        for worker in workers:
+            os.killpg(worker.process.pid, signal.SIGCONT)
     for thread in threads:
         thread.join(300)
     assert not errors, errors

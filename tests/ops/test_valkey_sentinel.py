@@ -134,6 +134,10 @@ def test_the_guard_and_a_worker_follow_a_failover_without_a_restart(app_env, mak
             client.login("hr-failover", PASSWORD)
             assert client.submit("/employees/new", employee("F-1")).status_code == 303
             wait_for(lambda: replica_client.sismember(IDS_KEY, "F-1"), timeout=10)
+            # The worker is waiting for jobs on the old primary before it stops
+            # (one still starting would wait for Valkey and start afterwards:
+            # tests/imports/test_import_faults.py).
+            wait_for(lambda: "Listening on" in worker.output(), timeout=30)
 
             primary.stop()
             wait_for(lambda: watching.primary_port() == replica.port, timeout=30)
