@@ -12,7 +12,7 @@ def test_create_user_reads_the_password_from_stdin(app, pg):
     assert result.exit_code == 0, result.output
     assert "Created hr account harriet" in result.output
     row = pg.execute("SELECT username, role, password_hash FROM users").fetchone()
-    assert row[:2] == ("harriet", "hr") and row[2].startswith("scrypt:")
+    assert row[:2] == ("harriet", "hr") and row[2].startswith("scrypt:32768:8:1$")  # the full cost
 
 
 def test_create_user_refuses_a_short_password_and_a_taken_name(app, pg):
