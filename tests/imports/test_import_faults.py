@@ -256,14 +256,14 @@ def test_a_worker_start_that_fails_half_way_starts_again_under_a_new_name(valkey
 
     queue = jobs.get_queue(valkey_server.url)
     monkeypatch.setattr(import_worker, "FIRST_WAIT", 0.01)
-    real_set_state, failures = import_worker.ImportWorker.set_state, []
+    real_subscribe, failures = import_worker.ImportWorker.subscribe, []
 
-    def set_state_losing_valkey_once(self, *args, **kwargs):
+    def subscribe_then_lose_valkey_once(self):
+        real_subscribe(self)
         if not failures:
             failures.append(self.name)
             raise ValkeyConnectionError("Connection closed by server.")
-        return real_set_state(self, *args, **kwargs)
-    monkeypatch.setattr(import_worker.ImportWorker, "set_state", set_state_losing_valkey_once)
+    monkeypatch.setattr(import_worker.ImportWorker, "subscribe", subscribe_then_lose_valkey_once)
 
     started = import_worker.ImportWorker([queue], connection=queue.connection)
     started.bootstrap()
@@ -276,3 +276,21 @@ def test_a_worker_start_that_fails_half_way_starts_again_under_a_new_name(valkey
     finally:
         started.register_death()
         started.unsubscribe()
+
+
+def test_valkey_restarting_while_a_worker_imports_loses_neither_the_import_nor_the_worker(
+        login, pg, valkey_server, worker):
+    """Valkey stops for a moment mid-import (a restart, an upgrade): the
+    import finishes with every row, and the same worker takes the next one."""
+    hr = login("hr")
+    first = import_id_of(upload(hr, staff_file(60_000), "first.csv"))
+    wait_until_running(pg, first)
+    valkey_server.stop()  # its data goes too: the queue, the sets (rebuilt from PostgreSQL)
+    time.sleep(2.5)  # past two of the worker's heartbeats (IMPORT_WORKER_HEARTBEAT=1)
+    valkey_server.start()
+    result = wait_for_import(pg, first, 120)
+    assert (result["status"], result["inserted"]) == ("done", 60_000), result
+    second = import_id_of(upload(hr, staff_file(1_000, start=60_001), "second.csv"))
+    assert wait_for_import(pg, second, 60)["inserted"] == 1_000
+    assert worker.process.poll() is None, worker.output()[-3000:]
+    assert pg.execute("SELECT count(*) FROM employees").fetchone()[0] == 61_000 and no_duplicates_stored(pg)

@@ -1,15 +1,22 @@
-"""The import worker: RQ's Worker, which waits for Valkey when it cannot
-reach it at its start, instead of exiting.
+"""The import worker: RQ's Worker, which outlasts a Valkey it cannot reach
+instead of exiting.
 
-RQ retries a lost connection while it waits for jobs, but not while the
-worker registers itself: a worker started while Valkey restarts, or in the
-seconds of a Sentinel failover, would exit with a traceback and leave the
-queue without a worker until something restarts it."""
+RQ retries a lost connection while it waits for jobs, and nowhere else: a
+worker started while Valkey restarts (or in the seconds of a Sentinel
+failover) exited with a traceback, and so did a worker whose heartbeat met
+Valkey away in the middle of an import, leaving its import to run on
+unwatched and the queue without a worker. Here the start is tried again
+until Valkey answers, and the worker's bookkeeping in Valkey (heartbeats,
+the job's working time, its state, the registries' cleaning, the suspension
+check, the record of how a job's horse ended) is skipped with a warning
+while Valkey is away. An import's own liveness is kept in
+PostgreSQL (jobs.Heartbeat), so a skipped heartbeat costs nothing."""
 import logging
 import os
 import socket
 import time
 import uuid
+from contextlib import contextmanager
 
 from redis.exceptions import ConnectionError as ValkeyConnectionError
 from redis.exceptions import TimeoutError as ValkeyTimeoutError
@@ -20,6 +27,15 @@ log = logging.getLogger(__name__)
 FIRST_WAIT = 0.5  # seconds before the second try; doubled up to LONGEST_WAIT
 LONGEST_WAIT = 5.0
 VALKEY_UNREACHABLE = (ValkeyConnectionError, ValkeyTimeoutError)
+
+
+@contextmanager
+def _skipped_while_valkey_is_away(what: str):
+    try:
+        yield
+    except VALKEY_UNREACHABLE as error:
+        log.warning("The import worker cannot reach Valkey (%s); %s skipped, the worker goes on.",
+                    type(error).__name__, what)
 
 
 class ImportWorker(Worker):
@@ -57,3 +73,45 @@ class ImportWorker(Worker):
             self.pubsub.close()  # subscribed, or tried to, without a thread yet
         self.pubsub_thread = self.pubsub = None
         self.name = uuid.uuid4().hex
+
+    def fork_work_horse(self, job, queue) -> None:
+        self._horse_forked = True
+        super().fork_work_horse(job, queue)
+
+    def execute_job(self, job, queue) -> None:
+        self._horse_forked = False
+        try:
+            super().execute_job(job, queue)
+        except VALKEY_UNREACHABLE as error:
+            if not self._horse_forked or self._horse_pid:
+                raise  # the job never started, or its horse still runs: not to be passed over
+            # The horse has ended; only RQ's record of how it ended (kept in
+            # Valkey) was lost. The import's own outcome is in PostgreSQL.
+            log.warning("The import worker cannot reach Valkey (%s); job %s ended, its end not recorded there.",
+                        type(error).__name__, job.id)
+
+    # The bookkeeping that may meet Valkey away, between jobs or during one.
+
+    def maintain_heartbeats(self, job) -> None:
+        with _skipped_while_valkey_is_away("its heartbeat"):
+            super().maintain_heartbeats(job)
+
+    def heartbeat(self, *args, **kwargs) -> None:
+        with _skipped_while_valkey_is_away("its heartbeat"):
+            super().heartbeat(*args, **kwargs)
+
+    def set_current_job_working_time(self, *args, **kwargs) -> None:
+        with _skipped_while_valkey_is_away("the job's working time"):
+            super().set_current_job_working_time(*args, **kwargs)
+
+    def set_state(self, *args, **kwargs) -> None:
+        with _skipped_while_valkey_is_away("its state"):
+            super().set_state(*args, **kwargs)
+
+    def check_for_suspension(self, burst: bool) -> None:
+        with _skipped_while_valkey_is_away("the suspension check"):
+            super().check_for_suspension(burst)
+
+    def run_maintenance_tasks(self) -> None:
+        with _skipped_while_valkey_is_away("cleaning the registries"):  # tried again on the next turn
+            super().run_maintenance_tasks()
