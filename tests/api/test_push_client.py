@@ -243,15 +243,15 @@ def test_a_409_that_is_not_the_key_in_use_is_never_retried(tmp_path, app_env, li
 
 
 def test_the_servers_own_rate_limit_is_waited_out_and_every_row_stored_once(tmp_path, app_env, hr_token, pg):
-    """End to end with the real limiter (not a relay): a server that allows 4
-    requests per 5 seconds. The push of 12 batches meets 429s, waits their
+    """End to end with the real limiter (not a relay): a server that allows 2
+    requests per 2 seconds. The push of 6 batches meets 429s, waits their
     Retry-After, and stores every row exactly once."""
     from ..conftest import gunicorn_serving
 
-    path = write_csv(tmp_path / "people.csv", [person(number) for number in range(1, 121)])
-    with gunicorn_serving(dict(app_env, API_RATE_LIMIT="4 per 5 seconds"), threads=2) as base_url:
+    path = write_csv(tmp_path / "people.csv", [person(number) for number in range(1, 61)])
+    with gunicorn_serving(dict(app_env, API_RATE_LIMIT="2 per 2 seconds"), threads=2) as base_url:
         code, out, err = run_push(app_env, path, base_url, hr_token, "--batch-size", 10, "--concurrency", 2)
     assert code == 0, (out, err)
     assert "HTTP 429" in out  # the summary counts the tries the limit refused
-    assert pg.execute("SELECT count(*), count(DISTINCT employee_id) FROM employees").fetchone() == (120, 120)
+    assert pg.execute("SELECT count(*), count(DISTINCT employee_id) FROM employees").fetchone() == (60, 60)
     assert read_refused(tmp_path / "people.csv.refused.csv") == []
