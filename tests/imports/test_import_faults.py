@@ -294,3 +294,33 @@ def test_valkey_restarting_while_a_worker_imports_loses_neither_the_import_nor_t
     assert wait_for_import(pg, second, 60)["inserted"] == 1_000
     assert worker.process.poll() is None, worker.output()[-3000:]
     assert pg.execute("SELECT count(*) FROM employees").fetchone()[0] == 61_000 and no_duplicates_stored(pg)
+
+
+def test_an_import_taken_from_the_queue_as_valkey_goes_is_failed_to_start_again(login, pg, valkey_server,
+                                                                                 start_worker, monkeypatch):
+    """A worker takes the job, then loses Valkey before it can start it (RQ
+    records the start there). The worker goes on, and the import is not
+    left 'queued' for ever: its page says what happened and offers to start
+    it again, which imports every row."""
+    from redis.exceptions import ConnectionError as ValkeyConnectionError
+    from rq import Queue
+
+    from employee_app.services.importer import jobs, worker as import_worker
+
+    hr = login("hr")
+    import_id = import_id_of(upload(hr, staff_file(1_000), "staff.csv"))  # no worker runs yet: it waits
+    queue = jobs.get_queue(valkey_server.url)
+    taken, _ = Queue.dequeue_any([queue], timeout=None, connection=queue.connection)
+
+    def valkey_gone(self, job):
+        raise ValkeyConnectionError("Connection closed by server.")
+    monkeypatch.setattr(import_worker.ImportWorker, "prepare_execution", valkey_gone)
+    taking = import_worker.ImportWorker([queue], connection=queue.connection)
+    taking.execute_job(taken, queue)  # returns: the worker goes on
+
+    assert wait_for_import(pg, import_id)["error"] == jobs.LOST_AT_START
+    page = hr.get(f"/imports/{import_id}").text
+    assert "not started" in status_badge(page) and "lost the job queue (Valkey)" in page and "Start it" in page
+    start_worker()
+    assert click_run_it_again(hr, import_id).status_code == 303
+    assert counts_match_the_table(pg, import_id, 1_000)["inserted"] == 1_000

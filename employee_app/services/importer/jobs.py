@@ -320,6 +320,8 @@ NOT_QUEUED = ("it could not be queued: the job queue (Valkey) did not answer. No
 LOST_FROM_QUEUE = ("the job queue lost it before a worker started it (Valkey was restarted or emptied). "
                    "Nothing was written; start it again")
 WORKER_STOPPED = "the worker running it stopped before it finished"
+LOST_AT_START = ("a worker took it from the queue but lost the job queue (Valkey) before it could start it. "
+                 "Nothing was written; start it again")
 
 
 def rerun(job: ImportJob) -> bool:
@@ -537,6 +539,14 @@ def mark_failed(import_id: int, error: str, run_id: str | None, conn: psycopg.Co
         return
     with psycopg.connect(psycopg_url(), autocommit=True) as own:
         own.execute(statement, (error[:2000], import_id, run_id))
+
+
+def fail_not_started(rq_job) -> None:
+    """A worker took this run from the queue and lost Valkey before it
+    could start it: RQ's records of the job may never say so, so the
+    import is failed here, to be started again from its page."""
+    if rq_job.args:
+        mark_failed(rq_job.args[0], LOST_AT_START, rq_job.id)
 
 
 def on_job_failure(job, connection, type, value, traceback) -> None:  # noqa: A002 (RQ's signature)

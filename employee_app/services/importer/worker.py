@@ -9,8 +9,9 @@ unwatched and the queue without a worker. Here the start is tried again
 until Valkey answers, and the worker's bookkeeping in Valkey (heartbeats,
 the job's working time, its state, the registries' cleaning, the suspension
 check, the record of how a job's horse ended) is skipped with a warning
-while Valkey is away. An import's own liveness is kept in
-PostgreSQL (jobs.Heartbeat), so a skipped heartbeat costs nothing."""
+while Valkey is away. An import's own liveness is kept in PostgreSQL
+(jobs.Heartbeat), so a skipped heartbeat costs nothing; a job taken from
+the queue that could not be started is failed there, to be started again."""
 import logging
 import os
 import socket
@@ -21,6 +22,8 @@ from contextlib import contextmanager
 from redis.exceptions import ConnectionError as ValkeyConnectionError
 from redis.exceptions import TimeoutError as ValkeyTimeoutError
 from rq import Worker
+
+from . import jobs
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +86,14 @@ class ImportWorker(Worker):
         try:
             super().execute_job(job, queue)
         except VALKEY_UNREACHABLE as error:
-            if not self._horse_forked or self._horse_pid:
-                raise  # the job never started, or its horse still runs: not to be passed over
+            if self._horse_pid:
+                raise  # its horse still runs: not to be passed over
+            if not self._horse_forked:
+                # Taken from the queue, never started: its page must say so.
+                log.warning("The import worker cannot reach Valkey (%s); job %s was not started.",
+                            type(error).__name__, job.id)
+                jobs.fail_not_started(job)
+                return
             # The horse has ended; only RQ's record of how it ended (kept in
             # Valkey) was lost. The import's own outcome is in PostgreSQL.
             log.warning("The import worker cannot reach Valkey (%s); job %s ended, its end not recorded there.",
