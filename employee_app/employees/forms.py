@@ -118,4 +118,5 @@ class BulkForm(FlaskForm):
 
     status = SelectField("New status", choices=BULK_STATUS_CHOICES, validate_choice=False)
     department = StringField("New department")  # at most 100 characters, like a department's name
+    termination_date = StringField("Termination date")  # for "terminated": given to those without one
     next = HiddenField()

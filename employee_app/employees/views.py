@@ -1,4 +1,5 @@
 import re
+from datetime import date
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -63,7 +64,7 @@ def index():
                                          selectable=bulk_next is not None)
     return render_template("employees/list.html", query=query, page=page, table_rows=table_rows, cards=cards,
                            departments=employees.department_choices(), bulk_next=bulk_next,
-                           bulk_statuses=BULK_STATUS_CHOICES)
+                           bulk_statuses=BULK_STATUS_CHOICES, today=date.today().isoformat())
 
 
 RECORD_ID_MARKER = "RECORD-ID"  # kept as it is by URL quoting
@@ -281,7 +282,8 @@ def bulk():
     action = request.form.get("action", "")
     value = form.status.data if action == "status" else form.department.data
     try:
-        result = employees.bulk_update(request.form.getlist("ids"), action, value, actor=current_user)
+        result = employees.bulk_update(request.form.getlist("ids"), action, value,
+                                       termination_date=form.termination_date.data, actor=current_user)
     except InvalidInput as error:
         flash(" ".join(error.errors.values()) + " Nothing was changed.", "error")
         return redirect(_list_url(form.next.data), 303)
@@ -291,8 +293,10 @@ def bulk():
     parts = [f"{what} set to {shown} for {count} employee{'' if count == 1 else 's'}."]
     if result.unchanged:
         parts.append(f"{len(result.unchanged)} already had it.")
+    if result.dated:
+        parts.append(f"Termination date {result.last_day} given to {len(result.dated)} who had none.")
     if result.missing:
         parts.append(f"{len(result.missing)} no longer exist{'s' if len(result.missing) == 1 else ''}: "
                      f"{', '.join(result.missing[:10])}.")
-    flash(" ".join(parts), "success" if count else "info")
+    flash(" ".join(parts), "success" if count or result.dated else "info")
     return redirect(_list_url(form.next.data), 303)

@@ -192,6 +192,16 @@ def _clean_field(rule: FieldRule, raw) -> str | date | None:
     return value
 
 
+def clean_one_field(name: str, raw) -> str | date | None:
+    """One field's value to store, by its own rule alone (the list's bulk
+    actions); raises InvalidInput naming the field."""
+    rule = RULES_BY_NAME[name]
+    try:
+        return _clean_field(rule, raw)
+    except FieldProblem as problem:
+        raise InvalidInput({name: f"{rule.label} {problem}"}) from None
+
+
 def employee_id_problem(typed: str) -> str | None:
     """What the as-you-type check says about an ID that cannot be stored
     ("E10019! is not a valid ID: it may contain only ..."), else None."""
@@ -217,10 +227,26 @@ def _whole_record(clean: dict, errors: dict[str, str]) -> dict:
         and clean["termination_date"] < clean["hire_date"]
     ):
         errors["termination_date"] = "Termination date is before the hire date."
+    elif "status" not in errors and (problem := _status_against_termination(clean)):
+        errors["status"] = problem
 
     if errors:
         raise InvalidInput(errors)
     return clean
+
+
+def _status_against_termination(clean: dict) -> str | None:
+    """Someone still active (or on leave) after their last day: the list and
+    the reports would disagree (the headcount goes by the termination date,
+    the list by the status). The last day itself still counts as employed.
+    Terminated without a date stays allowed: files of former staff often
+    have none, and the headcount report names them as not counted."""
+    last_day = clean["termination_date"]
+    if clean["status"] == "terminated" or last_day is None or last_day >= date.today():
+        return None
+    status = clean["status"].replace("_", " ")
+    return (f"Status is {status}, but the termination date {last_day} has passed: "
+            "set the status to terminated, or clear the termination date.")
 
 
 def clean_employee_by_rules(raw: dict) -> dict:

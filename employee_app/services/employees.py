@@ -16,7 +16,7 @@ from ..extensions import db
 from ..models import STATUSES, AuditEntry, Department, Employee, Job, User
 from ..models.employee import HIRE_DATE_OR_EARLIEST, HIRE_DATE_OR_LATEST, NATURAL_ID_KEY
 from . import audit, db_errors, duplicate_guard, lists, short_cache
-from .employee_rules import EMPLOYEE_ID_RE, clean_employee, normalize_email, normalize_employee_id
+from .employee_rules import EMPLOYEE_ID_RE, clean_employee, clean_one_field, normalize_email, normalize_employee_id
 from .errors import DuplicateError, InvalidInput, ServiceError
 from .pagination import BIGINT_MAX, BIGINT_MIN, INTEGER_MAX, INTEGER_MIN, Cursor, decode_cursor, encode_cursor
 from .retry import retry_transient
@@ -296,15 +296,19 @@ MAX_BULK = 1000
 class BulkResult:
     field: str
     value: str | None
-    changed: list[str]  # employee IDs whose record changed
+    changed: list[str]  # employee IDs given the value
     unchanged: list[str]  # already had the value
     missing: list[str]  # selected, but no longer exist
+    last_day: date | None = None  # terminated: the termination date given to...
+    dated: list[str] = field(default_factory=list)  # ...these, who had none
 
 
 def bulk_update(employee_ids: list[str], field_name: str, value: str | None, *,
-                actor: User | None = None) -> BulkResult:
+                termination_date: str | None = None, actor: User | None = None) -> BulkResult:
     """Set one field (status or department) on the selected employees in one
-    transaction, one audit entry (source 'bulk') per changed record.
+    transaction, one audit entry (source 'bulk') per changed record. Setting
+    the status to terminated needs a termination date, given to those of
+    them who have none (a date already there is their real last day).
 
     The rows are locked (SELECT ... FOR UPDATE, in id order) so that a
     concurrent edit waits, then sees the new version. Raises InvalidInput."""
@@ -319,39 +323,50 @@ def bulk_update(employee_ids: list[str], field_name: str, value: str | None, *,
         raise InvalidInput({"ids": f"Select at most {MAX_BULK} employees at a time."})
     if field_name == "department" and not (value or "").strip():
         raise InvalidInput({"department": "Type the department to move the selected employees to."})
+    last_day = None
+    if field_name == "status" and clean_one_field("status", value) == "terminated":
+        last_day = clean_one_field("termination_date", termination_date)
+        if last_day is None:
+            raise InvalidInput({"termination_date": "Type the termination date (the last day) to give the "
+                                                    "selected employees who have none."})
 
     rows = db.session.execute(
         select(Employee).where(Employee.employee_id.in_(ids)).order_by(Employee.id)
         .with_for_update(of=Employee).execution_options(populate_existing=True)
     ).scalars().all()
-    result = BulkResult(field_name, value, [], [], [])
+    result = BulkResult(field_name, value, [], [], [], last_day)
     found = {employee.employee_id for employee in rows}
     result.missing = [i for i in ids if i not in found] + [repr(i)[1:-1][:40] for i in impossible]
     department: Department | None = None
     try:
         for employee in rows:
             before = audit.snapshot(employee)
+            new_values = {field_name: value}
+            if last_day is not None and before["termination_date"] is None:
+                new_values["termination_date"] = last_day.isoformat()
             try:
-                values = clean_employee(dict(before, **{field_name: value}))
+                values = clean_employee(dict(before, **new_values))
             except InvalidInput as error:
                 message = error.errors.get(field_name) or "; ".join(error.errors.values())
                 raise InvalidInput({field_name: f"{employee.employee_id}: {message}"}) from None
             if field_name == "status":
                 employee.status = values["status"]
                 result.value = values["status"]
+                if "termination_date" in new_values:
+                    employee.termination_date = values["termination_date"]
+                    result.dated.append(employee.employee_id)
             else:
                 if department is None:
                     department = lists.entry(lists.DEPARTMENTS, values["department"])
                     result.value = department.name
                 employee.department = department
             changes = audit.diff(before, audit.snapshot(employee))
+            (result.changed if field_name in changes else result.unchanged).append(employee.employee_id)
             if not changes:
-                result.unchanged.append(employee.employee_id)
                 continue
             db.session.flush()
             audit.record(employee_pk=employee.id, employee_id=employee.employee_id, action="update",
                          source="bulk", changes=changes, actor=actor)
-            result.changed.append(employee.employee_id)
         db.session.commit()
     except BaseException:
         db.session.rollback()

@@ -52,6 +52,19 @@ def test_an_excel_style_csv_and_a_windows_1252_file(login, pg, worker):
         ("Jürgen", "Müller")
 
 
+def test_a_row_still_active_after_its_last_day_is_rejected_with_what_to_do(login, pg, worker):
+    """The same rule as the form: status and termination date must agree."""
+    rows = [["employee_id", "first_name", "last_name", "hire_date", "status", "termination_date"],
+            ["T1", "Ada", "Lovelace", "2020-01-01", "active", "2023-06-30"],
+            ["T2", "Alan", "Turing", "2020-01-01", "terminated", "2023-06-30"],
+            ["T3", "Grace", "Hopper", "2020-01-01", "on leave", ""],
+            ["T4", "Mary", "Jackson", "2020-01-01", "terminated", ""]]
+    import_id, result = run_upload(login("hr"), pg, csv_bytes(rows))
+    assert counts(result) == (4, 3, 0, 1), result
+    assert rejections(pg, import_id) == {2: "Status is active, but the termination date 2023-06-30 has passed: "
+                                            "set the status to terminated, or clear the termination date."}
+
+
 def test_an_xlsx_workbook(login, pg, worker):
     workbook = Workbook()
     sheet = workbook.active

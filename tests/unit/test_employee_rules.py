@@ -67,6 +67,28 @@ def test_termination_before_hire_is_refused():
     assert "before the hire date" in error.value.errors["termination_date"]
 
 
+@pytest.mark.parametrize("status", ["active", "on_leave", ""])
+def test_still_employed_after_the_last_day_is_refused(status):
+    """The list goes by the status, the headcount by the termination date:
+    a record where they disagree is refused, with what to do about it."""
+    yesterday = date.fromordinal(date.today().toordinal() - 1)
+    with pytest.raises(InvalidInput) as error:
+        clean_employee({"employee_id": "E1", "first_name": "A", "last_name": "B", "status": status,
+                        "hire_date": "2020-01-01", "termination_date": yesterday.isoformat()})
+    shown_status = (status or "active").replace("_", " ")
+    assert error.value.errors == {"status": f"Status is {shown_status}, but the termination date {yesterday} has "
+                                            "passed: set the status to terminated, or clear the termination date."}
+
+
+def test_a_last_day_today_or_later_and_a_terminated_record_with_or_without_a_date_are_clean():
+    today = date.today()
+    for status, last_day in (("active", today), ("on_leave", latest_date()), ("terminated", date(2021, 3, 1)),
+                             ("terminated", None)):
+        clean = clean_employee({"employee_id": "E1", "first_name": "A", "last_name": "B", "status": status,
+                                "termination_date": last_day.isoformat() if last_day else ""})
+        assert (clean["status"], clean["termination_date"]) == (status, last_day)
+
+
 def test_non_latin_names_are_kept():
     clean = clean_employee({"employee_id": "E1", "first_name": "Zoë", "last_name": "渡辺"})
     assert (clean["first_name"], clean["last_name"]) == ("Zoë", "渡辺")

@@ -119,6 +119,20 @@ def test_invalid_input_comes_back_422_with_a_message_at_each_field_naming_its_la
     assert count_rows(pg) == 0
 
 
+def test_an_active_employee_whose_last_day_has_passed_is_refused_at_the_status(login, pg):
+    """The list would show them as active while the headcount has them gone."""
+    hr = login("hr")
+    response = hr.submit("/employees/new", employee("E1", hire_date="2020-01-01", status="active",
+                                                    termination_date="2023-01-01"))
+    assert response.status_code == 422
+    assert field_message(response.text, "status") == (
+        "Status is active, but the termination date 2023-01-01 has passed: set the status to terminated, "
+        "or clear the termination date.")
+    assert count_rows(pg) == 0
+    assert hr.submit("/employees/new", employee("E1", hire_date="2020-01-01", status="terminated",
+                                                termination_date="2023-01-01")).status_code == 303
+
+
 def test_the_date_fields_are_text_in_the_format_their_help_gives(login):
     page = login("hr").get("/employees/new").text
     for name in ("hire_date", "termination_date"):

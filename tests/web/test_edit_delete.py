@@ -4,6 +4,7 @@ bulk-change them. Over real HTTP, with the duplicate guard, optimistic locking
 import re
 import threading
 import time
+from datetime import date
 from html import unescape
 
 import psycopg
@@ -409,6 +410,57 @@ def test_bulk_actions_change_the_selected_records_each_audited(admin, pg):
     assert [row[0] for row in bulk] == ["E1", "E2", "E3", "E2", "E3", "E4"]
     assert bulk[0][1] == {"status": ["active", "on_leave"]} and bulk[0][2] == "admin-user"
     assert bulk[3][1] == {"department": ["Sales", "Field Ops"]}
+
+
+def test_bulk_termination_gives_the_last_day_to_those_without_one_and_refuses_what_would_contradict(admin, pg):
+    add(admin, "E1", hire_date="2020-01-01")
+    add(admin, "E2", hire_date="2020-01-01", status="terminated", termination_date="2025-01-31")
+    add(admin, "E3", hire_date="2020-01-01", status="terminated")
+    page = admin.get("/employees").text
+    token = csrf_token(page)
+    today = date.today().isoformat()
+    # The form offers today's date, which the admin may change.
+    assert re.search(r'<input[^>]*id="bulk-termination"[^>]*value="' + today + '"', page)
+
+    def bulk(ids: list[str], status: str, termination_date: str | None) -> str:
+        data = {"csrf_token": token, "ids": ids, "action": "status", "status": status}
+        if termination_date is not None:
+            data["termination_date"] = termination_date
+        assert admin.post("/employees", data).status_code == 303
+        return unescape(admin.get("/employees").text)
+
+    def last_days() -> list:
+        return pg.execute("SELECT employee_id, status, termination_date::text FROM employees ORDER BY 1").fetchall()
+
+    before = last_days()
+    for typed, message in (
+            (None, "Type the termination date (the last day) to give the selected employees who have none."),
+            ("  ", "Type the termination date (the last day)"),
+            ("2024-02-30", "Termination date 2024-02-30 is not a date: February 2024 has 29 days."),
+            ("2024-01-01\x00", "Termination date contains a control character (U+0000)."),
+            ("２０２４-０１-０１", "Termination date ２０２４-０１-０１ is not a date: type it with the digits 0 to 9"),
+            ("2024-01-01" * 1024, "Termination date is longer than 64 characters."),
+            ("2019-12-31", "E1: Termination date is before the hire date."),
+    ):
+        flashed = bulk(["E1", "E2", "E3"], "terminated", typed)
+        assert message in flashed and "Nothing was changed." in flashed, typed
+    assert last_days() == before
+
+    flashed = bulk(["E1", "E2", "E3"], "terminated", "2026-01-15")
+    assert ("Status set to terminated for 1 employee. 2 already had it. "
+            "Termination date 2026-01-15 given to 2 who had none.") in flashed
+    assert last_days() == [("E1", "terminated", "2026-01-15"), ("E2", "terminated", "2025-01-31"),
+                           ("E3", "terminated", "2026-01-15")]
+    changes = pg.execute("SELECT employee_id, changes FROM audit_log WHERE source = 'bulk' ORDER BY id").fetchall()
+    assert changes == [("E1", {"status": ["active", "terminated"], "termination_date": [None, "2026-01-15"]}),
+                       ("E3", {"termination_date": [None, "2026-01-15"]})]
+
+    # Back to active with a last day gone by: the list and the headcount
+    # would disagree, so nothing changes and the message says what to do.
+    flashed = bulk(["E2"], "active", today)
+    assert ("E2: Status is active, but the termination date 2025-01-31 has passed: set the status to terminated, "
+            "or clear the termination date.") in flashed and "Nothing was changed." in flashed
+    assert last_days()[1] == ("E2", "terminated", "2025-01-31")
 
 
 def test_bulk_without_a_selection_or_with_a_bad_value_is_a_message_on_the_list_and_changes_nothing(admin, pg):
