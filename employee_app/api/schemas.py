@@ -23,7 +23,7 @@ class EmployeeListQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    q: str = Field("", max_length=1000, description="Text in the ID, names or e-mail.")
+    q: str = Field("", max_length=1000, description="Text in the ID, names or e-mail; several words each match, in any order.")
     department: int | None = Field(None, ge=1, le=INTEGER_MAX, description="A department's id.")
     status: Literal[STATUSES] | None = None
     sort: Literal[tuple(SORTS)] = "name"

@@ -2,11 +2,13 @@
 
 Every change writes its audit entry (services/audit.py) in the same
 transaction, and writes Valkey only after PostgreSQL has committed."""
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import NamedTuple
 
-from sqlalchemy import BigInteger, Date, Integer, String, bindparam, func, literal, select, text, tuple_
+from sqlalchemy import (BigInteger, Date, Integer, String, and_, bindparam, func, literal, or_, select, text,
+                        tuple_)
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -528,15 +530,35 @@ SEARCH_WINDOW = 2_000
 SHORT_QUERY = 3  # below this, the search matches whole words only
 
 
+# "Vogt, Harold" and "vogt harold" find Harold Vogt: words separated by
+# spaces or commas each match on their own, in any order (at most this many,
+# the longest first: more adds cost, not precision).
+SEARCH_WORDS_RE = re.compile(r"[^\s,]+")
+MAX_SEARCH_WORDS = 5
+
+
+def _literal(text_: str) -> str:
+    """text_ as a LIKE pattern's literal part (no wildcards)."""
+    return text_.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _search_condition(q: str):
     """search_text LIKE a pattern the trigram index can answer: a substring
-    from 3 characters, a whole word (ID, first or last name) below that."""
+    from 3 characters, a whole word (ID, first or last name) below that.
+    Several words: the text as typed ("Harold V", matched as one substring
+    so it can be typed letter by letter), or each word, a short one as a
+    word's start."""
     if not q:
         return None
-    literal_text = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    if len(q) < SHORT_QUERY:
-        return Employee.search_text.like(f"% {literal_text} %")
-    return Employee.search_text.like(f"%{literal_text}%")
+    words = sorted(set(SEARCH_WORDS_RE.findall(q.lower())), key=lambda word: (-len(word), word))
+    if len(words) < 2:
+        term = words[0] if words else q  # "Smith," is Smith; only commas match nothing
+        if len(term) < SHORT_QUERY:
+            return Employee.search_text.like(f"% {_literal(term)} %")
+        return Employee.search_text.like(f"%{_literal(term)}%")
+    each_word = [Employee.search_text.like(f"%{_literal(word)}%" if len(word) >= SHORT_QUERY
+                                           else f"% {_literal(word)}%") for word in words[:MAX_SEARCH_WORDS]]
+    return or_(Employee.search_text.like(f"%{_literal(q)}%"), and_(*each_word))
 
 
 def _filters(query: EmployeeQuery) -> list:

@@ -175,6 +175,27 @@ def test_a_short_search_matches_whole_words(login, staff, pg):
     assert ids_on(page) == [] and "matches whole words" in page
 
 
+def test_a_name_typed_as_the_list_shows_it_or_in_any_order_is_found(login, staff, pg):
+    """The list shows "Vogt, Harold"; HR staff type it that way, or "vogt
+    harold", or start typing "Harold V": each finds him, and only him."""
+    pg.execute("INSERT INTO employees (employee_id, first_name, last_name, email) VALUES"
+               " ('X2', 'Harold', 'Vogt', 'hv@example.com'), ('X3', 'Ann', 'Vogt', NULL),"
+               " ('X4', 'Harold', 'Vogtländer', NULL)")
+    viewer = login("viewer")
+    for typed in ("Vogt, Harold", "vogt harold", "Harold Vogt", "Harold V", "VOGT,HAROLD", "Vogt H", " vogt ,  harold "):
+        assert set(walk(viewer, "/employees", {"q": typed})) == {"X2", "X4"}, typed
+    assert ids_on(viewer.get("/employees", params={"q": "Vogt, Harold hv@"}).text) == ["X2"]
+    assert set(walk(viewer, "/employees", {"q": "Vogt,"})) == {"X2", "X3", "X4"}  # as "Vogt"
+    assert ids_on(viewer.get("/employees", params={"q": "Vogt, Ann"}).text) == ["X3"]
+    # Every word must be there; commas and spaces alone match nothing.
+    assert ids_on(viewer.get("/employees", params={"q": "Vogt, Zed"}).text) == []
+    assert ids_on(viewer.get("/employees", params={"q": ", ,"}).text) == []
+    # As many words as the box takes, all different: a clear page, not a slow one.
+    many = " ".join(f"w{n}" for n in range(33))[:100]
+    response = viewer.get("/employees", params={"q": many})
+    assert response.status_code == 200 and ids_on(response.text) == []
+
+
 def test_a_rare_search_sorted_late_is_found_past_the_index_window(app, staff, monkeypatch):
     """The search walks the sort index for a window of rows, then falls back to
     the trigram index; shrink the window so both paths and their seam run."""
