@@ -744,21 +744,23 @@ def _count(conditions: list, *, search: bool) -> tuple[int, bool, bool]:
     the status and department filters exactly up to FILTER_COUNT_CAP, from
     an index alone, and beyond that as the planner's estimate to two
     significant digits (or "more than FILTER_COUNT_CAP" should the estimate
-    be lower than what was counted); the whole table is the planner's
-    estimate once it is large."""
-    if conditions and not search:
+    be lower than what was counted); the whole table like a filter, from the
+    planner's estimate alone once that is past FILTER_COUNT_CAP (an estimate
+    shown to the last digit would pass for a count, and go stale between
+    ANALYZEs)."""
+    if not search:
+        if not conditions:
+            estimate = _table_estimate.get(lambda: _read(
+                text("SELECT reltuples::bigint FROM pg_class WHERE oid = 'employees'::regclass")).scalar_one())
+            if estimate > FILTER_COUNT_CAP:
+                return _two_significant_digits(estimate), True, False
         count = _capped_count(conditions, FILTER_COUNT_CAP)
         if count <= FILTER_COUNT_CAP:
             return count, False, False
-        estimate = _estimated_rows(conditions)
+        estimate = _estimated_rows(conditions) if conditions else 0
         if estimate > FILTER_COUNT_CAP:
             return _two_significant_digits(estimate), True, False
         return FILTER_COUNT_CAP, False, True
-    if not conditions:
-        estimate = _table_estimate.get(lambda: _read(
-            text("SELECT reltuples::bigint FROM pg_class WHERE oid = 'employees'::regclass")).scalar_one())
-        if estimate > COUNT_CAP:
-            return estimate, True, False
     count = _capped_count(conditions, COUNT_CAP)
     return min(count, COUNT_CAP), False, count > COUNT_CAP
 
