@@ -34,8 +34,9 @@ def year_arg() -> int:
 
 
 def year_choices(year: int) -> list[int]:
-    """The year picker's years: those with hires, and the one shown."""
-    return sorted({year, *reports.years_with_hires()}, reverse=True)
+    """The year picker's years: those with hires, the one shown, and this
+    one (the default, so that it can be picked again from another year)."""
+    return sorted({year, date.today().year, *reports.years_with_hires()}, reverse=True)
 
 
 def csv_download(body: str, filename: str) -> Response:

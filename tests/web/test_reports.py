@@ -241,6 +241,22 @@ def test_hires_and_leavers_by_month_cover_the_last_24_months_with_zeros(login, p
     assert page.count('class="series-hires"') == 24 and page.count('class="series-leavers"') == 24
 
 
+def test_the_year_picker_always_offers_this_year(login, pg):
+    """Opened on an old year, with no hire this year, the picker still has
+    this year (the default) to go back to. This year is read before and
+    after the pages are asked: a run may cross midnight on 31 December."""
+    add(pg, "A", date(2019, 3, 1))
+    add(pg, "B", date(2021, 5, 1))
+    viewer = login("viewer")
+    for path in ("/reports/hires-by-quarter", "/reports/departments-above-mean"):
+        before = date.today().year
+        html = viewer.get(f"{path}?year=2019").text
+        this_year = {before, date.today().year}
+        years = [int(year) for year in re.findall(r'<option value="(\d+)"', html)]
+        assert set(years) - this_year == {2019, 2021} and this_year & set(years), (path, years)
+        assert years == sorted(years, reverse=True) and '<option value="2019" selected>' in html, path
+
+
 # --- the summaries stay right on every path ------------------------------------------------
 
 def direct_figures(pg, day: date, year: int) -> dict:
