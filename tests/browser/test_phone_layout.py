@@ -113,3 +113,21 @@ def test_no_page_scrolls_sideways_on_a_phone(page, make_user, staff, live_server
             if scroll > width:
                 wide.append(f"{path} (menu {'open' if menu_open else 'closed'}): {scroll} px in {width}")
     assert wide == [], wide
+
+
+def test_a_table_wider_than_a_phone_scrolls_in_its_box_and_shows_it(page, staff):
+    """The columns of an import, the accounts, the history: on a phone each
+    table scrolls inside its own box (never the page), and a shadow at the
+    box's edge says there is more: the box draws it, no cell covers it."""
+    log_in(page, "root", PHONE)
+    for path in ("/imports/new", "/admin/users", "/admin/audit"):
+        page.goto(path)
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
+        boxes = page.locator(".table-wrap").evaluate_all("""boxes => boxes.map(box => ({
+            scrolls: box.scrollWidth > box.clientWidth,
+            shadow: /gradient/.test(getComputedStyle(box).backgroundImage)
+                    && getComputedStyle(box).backgroundAttachment.includes('local'),
+            opaqueCells: [...box.querySelectorAll('th, td')].filter(cell => {
+                const alpha = getComputedStyle(cell).backgroundColor.match(/[\\d.]+/g)[3];
+                return alpha === undefined || Number(alpha) > 0.1; }).length}))""")
+        assert boxes == [{"scrolls": True, "shadow": True, "opaqueCells": 0}], (path, boxes)
