@@ -84,7 +84,11 @@ def user_password(user_id: int):
         except InvalidInput as error:
             _show_errors(form, error, fallback="password")
         else:
-            flash(f"New password set for {user.username}; their open sessions are logged out.", "success")
+            if user.id == current_user.id:  # set_password ended this session too: read on the login page
+                flash("Your new password is set. All your sessions are logged out, this one too: log in with it.",
+                      "success")
+            else:
+                flash(f"New password set for {user.username}; their open sessions are logged out.", "success")
             return redirect(url_for(".user_show", user_id=user.id), 303)
     return _user_page(user, password_form=form, status=422)
 

@@ -3,6 +3,8 @@ reactivate, new password), changing one's own password, the last-admin rule,
 and the session cookie."""
 import threading
 import time
+from collections import Counter
+from html.parser import HTMLParser
 
 import psycopg
 
@@ -126,6 +128,60 @@ def test_an_admin_sets_a_new_password_and_the_old_sessions_end(login, live_serve
     assert hr.get("/employees").status_code == 302
     assert HttpClient(live_server).login("jo", NEW_PASSWORD).status_code == 303
     assert admin.get("/employees").status_code == 200  # the admin's own session is untouched
+
+
+def test_the_new_password_section_says_what_happens_to_whose_sessions(login, live_server, pg):
+    """On another's page: their sessions end, tell them the password. On
+    one's own: every session ends, this one too (set_password ends them
+    all), and "Change password" is the way to stay logged in."""
+    admin, hr = login("admin"), login("hr", "jo")
+    theirs = admin.get(f"/admin/users/{user_id(pg, 'jo')}").text
+    own = admin.get(f"/admin/users/{user_id(pg, 'admin-user')}").text
+    assert "Their open sessions are logged out. Tell them the new password in person" in theirs
+    assert "your own account" not in theirs.split('id="password-heading"')[1]
+    assert "Their open sessions" not in own and "Tell them" not in own
+    assert ("This is your own account: all its sessions are logged out, this one too, and you log in again"
+            " with the new password.") in own and 'href="/account/password">Change password</a>' in own
+
+    done = post_action(admin, pg, "admin-user", "password", {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    assert done.status_code == 303
+    ended = admin.get(done.headers["Location"])  # this session ended, as the page says
+    assert ended.status_code == 302 and ended.headers["Location"].startswith("/login")
+    assert "Your new password is set. All your sessions are logged out, this one too: log in with it." \
+        in admin.get(ended.headers["Location"]).text
+    assert hr.get("/employees").status_code == 200  # another account's untouched
+    assert HttpClient(live_server).login("admin-user", NEW_PASSWORD).status_code == 303
+
+
+class IdCounter(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.ids = Counter()
+
+    def handle_starttag(self, tag, attrs):
+        self.ids.update(value for name, value in attrs if name == "id")
+
+
+def repeated_ids(html: str) -> dict[str, int]:
+    parser = IdCounter()
+    parser.feed(html)
+    return {name: count for name, count in parser.ids.items() if count > 1}
+
+
+def test_pages_with_several_forms_repeat_no_id(login, pg):
+    """An id is unique in a page: the CSRF field of each form (a user's
+    role, access and password; a token's revoke buttons) carries none."""
+    admin = login("admin")
+    login("hr", "jo")
+    for name in ("payroll", "identity"):
+        assert admin.submit("/account/tokens", {"name": name}).status_code == 201
+    forms = {f"/admin/users/{user_id(pg, 'jo')}": 3, f"/admin/users/{user_id(pg, 'admin-user')}": 2,
+             "/account/tokens": 3, "/admin/users/new": 1, "/account/password": 1}
+    for path, count in forms.items():
+        response = admin.get(path)
+        assert response.status_code == 200, path
+        assert response.text.count('name="csrf_token"') == count + 1, path  # and the menu's Log out
+        assert repeated_ids(response.text) == {}, path
 
 
 def test_the_last_active_admin_cannot_be_demoted_or_deactivated(login, pg):
