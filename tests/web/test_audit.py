@@ -153,6 +153,11 @@ def test_admins_filter_the_history_by_person_employee_and_date(history, login):
                                        "to": (today - timedelta(days=9)).isoformat()}) == ["E3"]
     bad = admin.get("/admin/audit", params={"from": "2024-13-45"})
     assert bad.status_code == 422 and "is not a date" in bad.text
+    # Text in the app's one date format, like the forms' dates: what was
+    # typed stays in the box beside what is wrong with it (a date picker
+    # would empty it, and shows dates in the browser's own format).
+    box = re.search(r'<input[^>]*id="from"[^>]*>', bad.text).group(0)
+    assert 'type="text"' in box and 'placeholder="YYYY-MM-DD"' in box and 'value="2024-13-45"' in box
     assert 'href="/admin/audit.csv?actor=bob"' in admin.get("/admin/audit", params={"actor": "bob"}).text
 
     for role in ("hr", "viewer"):
