@@ -151,12 +151,16 @@ def _retention(ctx, param, value: str):
               help="How long a finished import keeps its file: 12h, 30d, 2w ...")
 def prune_uploads_command(retention) -> None:
     """Delete the uploaded files of finished imports older than AGE; their
-    counts, rejected rows and history stay."""
+    counts, rejected rows and history stay. Uploads left at the column
+    mapping for longer than AGE are cancelled, and their files deleted."""
     from .services.importer.retention import prune_uploads
 
     pruned = prune_uploads(retention)
     imports = "1 finished import" if pruned.imports == 1 else f"{pruned.imports} finished imports"
     files = "1 file" if pruned.files == 1 else f"{pruned.files} files"
+    if pruned.abandoned:
+        click.echo(f"Cancelled {pruned.abandoned} upload{'' if pruned.abandoned == 1 else 's'} left at the column "
+                   "mapping for longer than that.")
     click.echo(f"Deleted the uploaded files of {imports} ({files}, {reports.size_text(pruned.bytes)}).")
     if pruned.failed:
         raise click.ClickException(f"{pruned.failed} files could not be deleted: see the log.")

@@ -85,6 +85,37 @@ def test_prune_uploads_deletes_old_finished_files_and_keeps_their_reports(app, a
     assert not os.path.exists(recent_path) and os.path.exists(waiting_path)
 
 
+def test_an_upload_left_at_the_column_mapping_past_the_retention_is_cancelled_and_its_file_deleted(
+        app, app_env, pg, login):
+    """Nobody came back to map its columns: it no longer waits on the lists,
+    its page says why, and it cannot be started."""
+    abandoned, abandoned_path = make_import(app, "M", run=False)
+    fresh, fresh_path = make_import(app, "N", run=False)
+    age(pg, abandoned, 31, status="mapping")
+    age(pg, fresh, 2, status="mapping")
+
+    result = prune(app_env, "30d")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "Cancelled 1 upload left at the column mapping for longer than that.",
+        f"Deleted the uploaded files of 1 finished import (1 file, {len(FILE)} bytes)."]
+    assert not os.path.exists(abandoned_path) and os.path.exists(fresh_path)
+    assert pg.execute("SELECT id, status, rows_read FROM imports ORDER BY id").fetchall() == [
+        (abandoned, "cancelled", 0), (fresh, "mapping", 0)]
+
+    hr = login("hr")
+    page = hr.get(f"/imports/{abandoned}").text
+    assert ("Cancelled at the column mapping (nobody mapped its columns within the upload retention, 30 days): "
+            "nothing was written, and the uploaded file was deleted.") in page
+    mapping = hr.get(f"/imports/{abandoned}/mapping")  # an old link: to the import's page
+    assert mapping.status_code == 303 and mapping.headers["Location"] == f"/imports/{abandoned}"
+    assert "column mapping" in hr.get(f"/imports/{fresh}").text  # still waiting, its file kept
+
+    hours = prune(app_env, "36h")  # the fresh one is 2 days old: past 36 hours
+    assert "Cancelled 1 upload" in hours.stdout
+    assert "nobody mapped its columns within the upload retention, 36 hours" in hr.get(f"/imports/{fresh}").text
+
+
 @pytest.mark.parametrize("value, words", [
     ("30", "whole number and a unit"), ("-5d", "whole number and a unit"), ("30x", "whole number and a unit"),
     ("", "whole number and a unit"), ("３０d", "whole number and a unit"), ("1.5d", "whole number and a unit"),

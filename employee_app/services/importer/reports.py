@@ -176,7 +176,9 @@ def _outcome(job: ImportJob) -> tuple[str | None, str]:
                 f"{'has' if problems == 1 else 'have'} problems (all or nothing). Fix "
                 f"{'it' if problems == 1 else 'them'} and upload the file again."), "error"
     if job.status == "cancelled":
-        return "Cancelled at the column mapping: nothing was written, and the uploaded file was deleted.", "info"
+        why = f" ({job.error})" if job.error else ""  # the upload retention's (retention.py)
+        return (f"Cancelled at the column mapping{why}: nothing was written, and the uploaded file was deleted.",
+                "info")
     if job.status == "done":
         if job.rows_read and job.duplicates == job.rows_read:
             return f"All {job.rows_read:,} rows already exist: nothing changed.", "info"

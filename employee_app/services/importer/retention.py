@@ -2,6 +2,10 @@
 are deleted (flask prune-uploads). Each import keeps its counts, its
 rejected rows and its history; its page says when its file was deleted, and
 nothing that needs the file (Run it again) can start any more.
+
+An upload left at the column mapping for as long is cancelled first (what
+its Cancel button does): nobody came back to map it, and otherwise its file
+would stay for ever and it would wait on the imports list and the home page.
 """
 import logging
 import os
@@ -42,8 +46,13 @@ def parse_retention(raw: str) -> timedelta:
     return retention
 
 
+# The reason an abandoned upload's page gives (job.error).
+ABANDONED = "nobody mapped its columns within the upload retention, {retention}"
+
+
 @dataclass
 class Pruned:
+    abandoned: int = 0  # uploads cancelled at the column mapping (counted in imports too)
     imports: int = 0
     files: int = 0  # files found and deleted (an import's file may be gone already)
     bytes: int = 0
@@ -56,7 +65,16 @@ def prune_uploads(retention: timedelta) -> Pruned:
 
     The imports are marked first, in one committed UPDATE, so that from then
     on nothing starts them again (jobs.start needs the file); then the files
-    go. A file that cannot be deleted is logged and counted."""
+    go. A file that cannot be deleted is logged and counted. Uploads left at
+    the column mapping longer than `retention` are cancelled, their files
+    deleted with the others (the status check makes a concurrent Cancel or
+    mapping win or lose as a whole)."""
+    abandoned = db.session.execute(
+        update(ImportJob)
+        .where(ImportJob.status == "mapping", ImportJob.created_at < func.now() - retention)
+        .values(status="cancelled", finished_at=func.now(), upload_deleted_at=func.now(),
+                error=ABANDONED.format(retention=_retention_text(retention)))
+        .returning(ImportJob.id, ImportJob.stored_path)).all()
     claimed = db.session.execute(
         update(ImportJob)
         .where(ImportJob.status.in_(FINISHED_STATUSES), ImportJob.upload_deleted_at.is_(None),
@@ -64,7 +82,8 @@ def prune_uploads(retention: timedelta) -> Pruned:
         .values(upload_deleted_at=func.now())
         .returning(ImportJob.id, ImportJob.stored_path)).all()
     db.session.commit()
-    result = Pruned(imports=len(claimed))
+    claimed += abandoned  # finished now, like the others
+    result = Pruned(abandoned=len(abandoned), imports=len(claimed))
     upload_dir = os.path.realpath(current_app.config["UPLOAD_DIR"])
     for import_id, path in claimed:
         real = os.path.realpath(path)
@@ -84,3 +103,11 @@ def prune_uploads(retention: timedelta) -> Pruned:
         result.files += 1
         result.bytes += size
     return result
+
+
+def _retention_text(retention: timedelta) -> str:
+    """30 days, 12 hours: the retention in words."""
+    if retention % timedelta(days=1):
+        hours = retention // timedelta(hours=1)
+        return f"{hours} hour{'' if hours == 1 else 's'}"
+    return f"{retention.days} day{'' if retention.days == 1 else 's'}"
