@@ -5,8 +5,8 @@ from wtforms.validators import DataRequired, EqualTo
 from ..models import ROLES
 from ..services.users import MAX_USERNAME_LENGTH, MIN_PASSWORD_LENGTH
 
-ROLE_CHOICES = [("admin", "admin: everything, including accounts"),
-                ("hr", "hr: add, import, view, export"),
+ROLE_CHOICES = [("admin", "admin: everything (also delete, lists, accounts)"),
+                ("hr", "hr: add, edit, import, view, export"),
                 ("viewer", "viewer: read only")]
 assert [value for value, _ in ROLE_CHOICES] == list(ROLES)
 PASSWORD_HELP = f"At least {MIN_PASSWORD_LENGTH} characters, not containing the username."
