@@ -252,3 +252,30 @@ def test_date_cells_are_read_once_and_remembered():
             {"employee_id": "E1", "hire_date": "03/04/2024"},
             {"hire_date": "Hire date 03/04/2024 is ambiguous (day/month or month/day?): use YYYY-MM-DD."})
     assert mapping_module._DATE_TEXTS["13/02/2024"] == ("2024-02-13", None)
+
+
+@pytest.mark.parametrize("mapping, cell, message", [
+    (["employee_id", "full_name"], "", "Full name (First Last) is empty: every employee needs a first and a last name."),
+    (["employee_id", "full_name"], "Madonna", "Full name (First Last) Madonna is one word: write the first and the "
+                                              "last name, e.g. Ada Lovelace."),
+    (["employee_id", "full_name_last_first"], "Lovelace Ada", "Full name (Last, First) Lovelace Ada needs a comma "
+                                                              "between the last and the first name, e.g. Lovelace, Ada."),
+    (["employee_id", "full_name_last_first"], ", Ada", "Full name (Last, First) , Ada needs a comma"),
+    (["employee_id", "full_name"], "Ada\x00", "Full name (First Last) Ada\x00 is one word"),
+    (["employee_id", "full_name"], "\u200b" * 3, "Full name (First Last) \u200b\u200b\u200b is one word"),
+    (["employee_id", "full_name"], "x" * 100_000, "Full name (First Last) " + "x" * 40 + "… is one word"),
+])
+def test_a_full_name_cell_without_both_names_says_so_of_the_cell(mapping, cell, message):
+    """Not "First name is required. Last name is required.": the file has no
+    such columns. Hostile cells are quoted cut short (the rules refuse them
+    on their own when the names are there)."""
+    for read in (mapped_record, _mapped_record_by_cell):
+        raw, errors = read(["E1", cell], mapping)
+        assert list(errors) == [mapping[1]] and errors[mapping[1]].startswith(message), (read, errors)
+    assert mapped_record(["E1", "Ada Lovelace"], ["employee_id", "full_name"])[1] == {}
+    assert mapped_record(["E1"], ["employee_id", "full_name"])[1] == {}  # a short row: "required" says it
+
+
+def test_a_name_column_after_a_full_name_can_still_give_the_missing_name():
+    raw, errors = mapped_record(["E1", "Madonna", "M"], ["employee_id", "full_name", "first_name"])
+    assert (raw["first_name"], raw["last_name"], errors) == ("M", "Madonna", {})

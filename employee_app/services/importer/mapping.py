@@ -30,6 +30,18 @@ def _target_labels() -> dict[str, str]:
 
 
 TARGET_LABELS = _target_labels()
+
+
+def full_name_problem(value: str, target: str) -> str | None:
+    """Why a full-name cell gives no first or last name (its split left one
+    empty), in words about the cell, not about two fields the file does not
+    have; None when it gives both."""
+    label = TARGET_LABELS[target]
+    if not value.strip():
+        return f"{label} is empty: every employee needs a first and a last name."
+    if target == FULL_NAME:
+        return f"{label} {shown(value)} is one word: write the first and the last name, e.g. Ada Lovelace."
+    return f"{label} {shown(value)} needs a comma between the last and the first name, e.g. Lovelace, Ada."
 # The columns rejected.csv adds to a file's own: ignored when it comes back.
 REPORT_COLUMNS = ("row", "error")
 
@@ -209,7 +221,8 @@ def _compiled_reader(mapping: tuple[str, ...]) -> Callable[[list[str]], tuple[di
     filename = f"<mapping.row_reader {len(mapping)} columns>"
     namespace = {"MAPPING": mapping, "MISSING": _missing_keys(mapping), "strip": str.strip,
                  "by_cell": _mapped_record_by_cell, "shown": shown, "clean_code": lists.clean_code,
-                 "FieldProblem": FieldProblem, "DATE_TEXT": _DATE_TEXTS.get, "read_date": _read_date}
+                 "FieldProblem": FieldProblem, "DATE_TEXT": _DATE_TEXTS.get, "read_date": _read_date,
+                 "name_problem": full_name_problem}
     exec(compile(source, filename, "exec"), namespace)
     read = namespace["read"]
     read.source = source  # to read what runs
@@ -230,7 +243,7 @@ def _reader_source(mapping: tuple[str, ...]) -> str | None:
     if len(set(used)) < len(used) or len(names) > 1 or (names and {"first_name", "last_name"} & set(used)):
         return None
     width = _width(mapping)
-    entries, splits = [], []
+    entries, splits, name_checks = [], [], []
     for index, target in enumerate(mapping):
         if target == IGNORE:
             continue
@@ -242,6 +255,9 @@ def _reader_source(mapping: tuple[str, ...]) -> str | None:
             entries += ["'first_name': first.strip()", "'last_name': last.strip()"]
         else:
             entries.append(f"{target!r}: values[{index}]")
+        if target in (FULL_NAME, FULL_NAME_LAST_FIRST):  # a row too short for the cell has neither key
+            name_checks += ["    if 'last_name' in raw and (not raw['first_name'] or not raw['last_name']):",
+                            f"        errors[{target!r}] = name_problem(values[{index}], {target!r})"]
     lines = [
         "def read(cells):",
         "    values = list(map(strip, cells))",
@@ -258,6 +274,7 @@ def _reader_source(mapping: tuple[str, ...]) -> str | None:
         "        for key in MISSING[count]:",
         "            del raw[key]",
         "    errors = {}",
+        *name_checks,
     ]
     for target, kind in CODE_TARGETS.items():
         if target in used:
@@ -315,6 +332,7 @@ def _mapped_record_by_cell(cells: list[str], mapping: tuple[str, ...] | list[str
     """(raw field values, errors found while reading them) for one row."""
     raw: dict[str, str] = {}
     errors: dict[str, str] = {}
+    name_cell = None  # (the last full-name cell read, its target)
     for index, target in enumerate(mapping):
         if target == IGNORE or index >= len(cells):
             continue
@@ -325,11 +343,17 @@ def _mapped_record_by_cell(cells: list[str], mapping: tuple[str, ...] | list[str
         if target == FULL_NAME:
             first, _, last = value.rpartition(" ")
             raw["first_name"], raw["last_name"] = first.strip(), last
+            name_cell = (value, target)
         elif target == FULL_NAME_LAST_FIRST:
             last, _, first = value.partition(",")
             raw["first_name"], raw["last_name"] = first.strip(), last.strip()
+            name_cell = (value, target)
         else:
             raw[target] = value
+    # Said of the full-name cell, not of two fields the file does not have
+    # (a first or last name column after it may still have given them).
+    if name_cell is not None and (not raw["first_name"] or not raw["last_name"]):
+        errors[name_cell[1]] = full_name_problem(*name_cell)
     for target, kind in CODE_TARGETS.items():
         if raw.get(target):
             try:
