@@ -111,10 +111,24 @@ class MonthChart:
     title: str
     columns: list[MonthColumn]
     axis: str  # px from the top
+    most_hires: int = 0  # the scale, in words under the chart: the tallest bar up...
+    most_leavers: int = 0  # ...and the longest down
     height: int = MONTH_CHART_HEIGHT
     tick_baseline: int = TICK_BASELINE
     year_baseline: int = YEAR_BASELINE
     series: tuple[Series, Series] = (Series("hires", "Hires"), Series("leavers", "Leavers"))
+
+    @property
+    def scale(self) -> str:
+        """The scale in words (the bars have no axis of numbers): "the
+        tallest bar up is 12 hires in a month, the longest down 3 leavers"."""
+        up = f"{self.most_hires:,} hire{'' if self.most_hires == 1 else 's'}"
+        down = f"{self.most_leavers:,} leaver{'' if self.most_leavers == 1 else 's'}"
+        if self.most_hires and self.most_leavers:
+            return f"the tallest bar up is {up} in a month, the longest down {down}"
+        if self.most_hires:
+            return f"the tallest bar is {up} in a month"
+        return f"the longest bar is {down} in a month" if self.most_leavers else ""
 
 
 def month_chart(title: str, months: Sequence) -> MonthChart:
@@ -135,7 +149,7 @@ def month_chart(title: str, months: Sequence) -> MonthChart:
         else "",
         quarter_start=m.month.month % 3 == 1,
     ) for number, m in enumerate(months)]
-    return MonthChart(title, columns, percent(axis))
+    return MonthChart(title, columns, percent(axis), most_hires, most_leavers)
 
 
 # --- the reports' charts -------------------------------------------------------

@@ -239,6 +239,8 @@ def test_hires_and_leavers_by_month_cover_the_last_24_months_with_zeros(login, p
     rows = [[number(c) for c in cells[1:3]] for cells in table(page, "months")]
     assert rows == list(reversed(list(expected.values())))  # the table: newest first
     assert page.count('class="series-hires"') == 24 and page.count('class="series-leavers"') == 24
+    # A bar's height means something only with its scale, said under the chart.
+    assert "Scale: the tallest bar up is 2 hires in a month, the longest down 1 leaver." in page
 
 
 def test_the_year_picker_always_offers_this_year(login, pg):
