@@ -131,3 +131,16 @@ def test_a_table_wider_than_a_phone_scrolls_in_its_box_and_shows_it(page, staff)
                 const alpha = getComputedStyle(cell).backgroundColor.match(/[\\d.]+/g)[3];
                 return alpha === undefined || Number(alpha) > 0.1; }).length}))""")
         assert boxes == [{"scrolls": True, "shadow": True, "opaqueCells": 0}], (path, boxes)
+
+
+def test_on_a_phone_the_list_says_where_the_bulk_changes_are(page, staff):
+    """The bulk panel needs the table's tick boxes, which a phone's cards do
+    not have: the admin is told where to find it instead of missing it."""
+    log_in(page, "root", PHONE)
+    page.goto("/employees")
+    expect(page.locator("#bulk-form")).to_be_hidden()
+    expect(page.locator("#bulk-elsewhere")).to_be_visible()
+    expect(page.locator("#bulk-elsewhere")).to_contain_text("open this list on a wider screen")
+    page.set_viewport_size(DESK)
+    expect(page.locator("#bulk-form")).to_be_visible()
+    expect(page.locator("#bulk-elsewhere")).to_be_hidden()
