@@ -3,7 +3,7 @@ import os
 
 from flask import Flask
 
-from . import connections, fragments, observability, query_params, valkey_store
+from . import connections, form_errors, fragments, observability, query_params, valkey_store
 from .config import config_from_env
 from .logs import configure_logging
 
@@ -33,6 +33,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     register_extensions(app)
     query_params.init_app(app)
     fragments.init_app(app)
+    form_errors.init_app(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_commands(app)

@@ -67,6 +67,25 @@ def test_a_typed_impossible_date_is_refused_at_its_field_and_nothing_is_saved(sc
     assert stored_ids(app) == ["E1"]
 
 
+def test_after_a_refused_form_the_keyboard_is_on_the_first_field_with_a_problem(screen, hana):
+    """Not at the top of the page: Tab-and-type users and screen readers
+    start at the first thing to fix (here the e-mail: the ID is fine)."""
+    page = screen
+    log_in(page, hana, "/employees/new")
+    page.get_by_label("Employee ID").fill("E1")
+    page.get_by_label("First name").fill("Ada")
+    page.get_by_label("Last name").fill("Lovelace")
+    page.get_by_label("Work e-mail").fill("not-an-address")
+    page.get_by_label("Hire date").fill("2024-02-30")
+    page.get_by_role("button", name="Add employee").click()
+    expect(page.locator("#email-error")).to_be_visible()
+    expect(page.get_by_label("Work e-mail")).to_be_focused()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("ada@example.com")
+    page.get_by_role("button", name="Add employee").click()
+    expect(page.get_by_label("Hire date")).to_be_focused()  # the next one left
+
+
 def test_help_and_messages_sit_under_their_input_never_on_it(screen, hana):
     page = screen
     log_in(page, hana, "/employees/new")
