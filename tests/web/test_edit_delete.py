@@ -416,11 +416,13 @@ def test_bulk_termination_gives_the_last_day_to_those_without_one_and_refuses_wh
     add(admin, "E1", hire_date="2020-01-01")
     add(admin, "E2", hire_date="2020-01-01", status="terminated", termination_date="2025-01-31")
     add(admin, "E3", hire_date="2020-01-01", status="terminated")
+    before = date.today().isoformat()
     page = admin.get("/employees").text
     token = csrf_token(page)
     today = date.today().isoformat()
-    # The form offers today's date, which the admin may change.
-    assert re.search(r'<input[^>]*id="bulk-termination"[^>]*value="' + today + '"', page)
+    # The form offers today's date (read around the request: a run may cross midnight), which the admin may change.
+    offered = re.search(r'<input[^>]*id="bulk-termination"[^>]*value="([0-9-]+)"', page).group(1)
+    assert offered in (before, today)
 
     def bulk(ids: list[str], status: str, termination_date: str | None) -> str:
         data = {"csrf_token": token, "ids": ids, "action": "status", "status": status}
