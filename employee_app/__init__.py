@@ -5,6 +5,7 @@ from flask import Flask
 
 from . import connections, form_errors, fragments, observability, query_params, valkey_store
 from .config import config_from_env
+from .json_provider import AppJSONProvider
 from .logs import configure_logging
 
 
@@ -29,6 +30,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     configure_logging()
     app.jinja_env.add_extension("jinja2.ext.do")
+    app.json = AppJSONProvider(app)
     observability.init_app(app)  # request ids and metrics: first, so they see every other hook
     register_extensions(app)
     query_params.init_app(app)

@@ -24,6 +24,8 @@ def _refuse_validation(req, resp, error, instance, model_adapter) -> None:
     """spectree's hook on a request that does not fit its model: the answer
     is the API's 422, one message per field, instead of pydantic's list."""
     if error is not None:
+        if req.is_json and req.get_json(silent=True) is None and req.content_length:
+            abort(json_problem(400, "The body is not valid JSON."))  # not a body with wrong values
         abort(json_problem(422, "The request has invalid values.",
                            errors=field_messages(model_adapter.validation_errors(error))))
 

@@ -47,6 +47,26 @@ def test_a_body_over_the_limit_is_a_json_413(api, token_for):
     assert "larger than the API's limit" in assert_json_problem(answer, 413)["message"]
 
 
+@pytest.mark.parametrize("method, path", [("POST", "/employees"), ("POST", "/employees/batch"),
+                                          ("PATCH", "/employees/E1")])
+@pytest.mark.parametrize("depth", [990, 100_000])
+def test_json_nested_past_pythons_limit_is_a_400_not_a_500(api, token_for, method, path, depth):
+    body = b'{"employee_id": ' + b"[" * depth + b"]" * depth + b"}"
+    answer = api(path, token_for("admin"), method=method, data=body,
+                 headers={"Content-Type": "application/json", "If-Match": '"1"'})
+    assert assert_json_problem(answer, 400)["message"] == "The body is not valid JSON."
+
+
+@pytest.mark.parametrize("files", [
+    {"wrong": ("staff.csv", b"employee_id,first_name,last_name\nE1,Ada,Lovelace\n")},
+    {"file": ("staff.csv", b"employee_id,first_name,last_name\nE1,Ada,Lovelace\n"), "extra": ("x.csv", b"x")},
+])
+def test_an_upload_with_its_file_under_another_name_is_a_422_not_a_500(api, token_for, files):
+    answer = api("/imports", token_for("hr"), method="POST", files=files)
+    body = assert_json_problem(answer, 422)
+    assert body["errors"], body
+
+
 def test_a_doubled_slash_is_redirected_in_json(live_server, api, token_for):
     answer = api(live_server + "/api//v1/employees", token_for("viewer"))
     body = assert_json_problem(answer, 308)
