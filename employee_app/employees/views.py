@@ -177,7 +177,7 @@ def edit(employee_id: str):
         abort(400, "The form is incomplete: open the record's edit page again.")
     try:
         employee, changes = employees.update_employee(pk, form.values(), expected_version=version,
-                                                      seen=seen, actor=current_user)
+                                                      seen=seen, actor=current_user, repeat_ok=True)
     except InvalidInput as error:
         form.show_invalid(error)
         return _edit_page(form, employee_id, status=422)
@@ -186,6 +186,10 @@ def edit(employee_id: str):
         return _edit_page(form, employee_id, status=409)
     except employees.EditConflict as error:
         return _conflict_page(error.conflict, form.values()), 409
+    except employees.AlreadySaved as repeat:  # the same form sent twice: the first send saved it
+        employee = repeat.employee
+        flash(f"Employee {employee.employee_id} ({employee.full_name}) is saved: it holds what you typed.", "success")
+        return redirect(url_for(".show", employee_id=employee.employee_id), 303)
     if changes:
         flash(f"Employee {employee.employee_id} ({employee.full_name}) saved: "
               f"{', '.join(audit.field_label(name) for name in changes)} changed.", "success")

@@ -165,6 +165,21 @@ class EditConflict(ServiceError):
         self.conflict = conflict
 
 
+class AlreadySaved(Exception):
+    """A save from an older version whose values the record already holds:
+    the same form sent twice (a double click, a resend), the first of which
+    saved it. Nothing to write, and nothing to resolve."""
+
+    def __init__(self, employee: Employee):
+        super().__init__("The record already holds these values.")
+        self.employee = employee
+
+
+def _holds(employee: Employee, values: dict) -> bool:
+    """Does the record hold exactly these cleaned values (as its history would show them)?"""
+    return audit.snapshot(employee) == {name: audit.json_value(values[name]) for name in audit.AUDITED_FIELDS}
+
+
 def _with_mark(*conditions) -> tuple[Employee, int] | None:
     """An employee and its newest audit entry id, read in one statement (one
     snapshot), so that the version and the mark belong together."""
@@ -200,19 +215,21 @@ def load_conflict(pk: int, seen: int | None) -> Conflict:
 
 @retry_transient
 def update_employee(pk: int, raw: dict, *, expected_version: int, seen: int | None = None,
-                    actor: User | None = None, source: str = "edit") -> tuple[Employee, dict]:
+                    actor: User | None = None, source: str = "edit",
+                    repeat_ok: bool = False) -> tuple[Employee, dict]:
     """Save an edited record if it is still at the version the person opened.
 
     The UPDATE carries `WHERE id = :pk AND version = :expected_version` (the
     model's version_id_col), so of two saves from the same version exactly one
     wins, across processes. Returns (employee, {field: [old, new]}); the
     changes are empty when nothing differed (nothing is written then).
-    Raises InvalidInput (422), DuplicateError (409), EditConflict (409)."""
+    Raises InvalidInput (422), DuplicateError (409), EditConflict (409);
+    with repeat_ok (the edit form), AlreadySaved instead of EditConflict
+    when the newer record already holds exactly these values."""
     values = clean_employee(raw)
     employee = db.session.get(Employee, pk, populate_existing=True)
     if employee is None or employee.version != expected_version:
-        db.session.rollback()
-        raise EditConflict(load_conflict(pk, seen))
+        _refuse_stale(employee, values, pk, seen, repeat_ok)
 
     before = audit.snapshot(employee)
     old_keys = {"employee_id": employee.employee_id, "email": employee.email}
@@ -242,7 +259,7 @@ def update_employee(pk: int, raw: dict, *, expected_version: int, seen: int | No
         db.session.commit()
     except StaleDataError:  # another save committed first
         db.session.rollback()
-        raise EditConflict(load_conflict(pk, seen)) from None
+        _refuse_stale(db.session.get(Employee, pk, populate_existing=True), values, pk, seen, repeat_ok)
     except (IntegrityError, DataError) as exc:  # a unique value taken meanwhile, or a value refused
         db.session.rollback()
         raise _refusal(exc, new_keys, source) from None
@@ -253,6 +270,16 @@ def update_employee(pk: int, raw: dict, *, expected_version: int, seen: int | No
     if gone:
         duplicate_guard.forget_values([gone])
     return employee, changes
+
+
+def _refuse_stale(employee: Employee | None, values: dict, pk: int, seen: int | None, repeat_ok: bool):
+    """The record moved on since the form was opened: AlreadySaved if it
+    holds these very values (and the caller takes that), else EditConflict."""
+    already = repeat_ok and employee is not None and _holds(employee, values)
+    db.session.rollback()
+    if already:
+        raise AlreadySaved(employee)
+    raise EditConflict(load_conflict(pk, seen))
 
 
 @retry_transient

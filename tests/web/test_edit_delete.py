@@ -224,6 +224,26 @@ def wait_for_waiting_updates(pg, count: int, timeout: float = 10.0) -> None:
     raise AssertionError(f"fewer than {count} UPDATEs waited for the row lock")
 
 
+def test_the_same_edit_sent_twice_is_saved_once_and_the_second_says_saved_not_conflict(login, pg):
+    """A double click on Save, or the form sent again: the second send meets
+    the version the first one made, holding the very values typed. That is
+    no conflict with someone else: it says saved, and writes nothing more."""
+    hr = login("hr")
+    add(hr, "E1", phone="+1 555 0100")
+    form = dict(open_edit(hr, "E1"), phone="+1 555 0199", location="Lyon")
+    first = hr.post("/employees/E1/edit", form)
+    second = hr.post("/employees/E1/edit", form)
+    assert first.status_code == second.status_code == 303
+    assert second.headers["Location"] == "/employees/E1"
+    page = unescape(hr.get("/employees/E1").text)
+    assert "Employee E1 (Ada Lovelace) is saved: it holds what you typed." in page
+    assert pg.execute("SELECT phone, location, version FROM employees").fetchall() == [("+1 555 0199", "Lyon", 2)]
+    assert [row[1] for row in audit_rows(pg, "update")] == ["edit"]  # one entry: one change
+    # Another value from the same old version is a real conflict, as before.
+    third = hr.post("/employees/E1/edit", dict(form, location="Paris"))
+    assert third.status_code == 409 and "changed by someone else" in unescape(third.text)
+
+
 def test_a_stale_save_gets_a_conflict_page_with_both_values_then_can_save_over(login, pg):
     ann, bob = login("admin", "ann"), login("admin", "bob")
     add(ann, "E1", job_title="Analyst", location="London")
