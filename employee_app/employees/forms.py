@@ -2,6 +2,8 @@
 
 The form checks only CSRF; every field rule lives in
 services/employee_rules.py so that the form, the edit and the import agree."""
+import secrets
+
 from flask import url_for
 from flask_wtf import FlaskForm
 from markupsafe import Markup
@@ -84,6 +86,13 @@ def _int_or_none(raw) -> int | None:
     except (TypeError, ValueError):
         return None
     return value if 0 <= value < 2**63 else None
+
+
+class NewEmployeeForm(EmployeeForm):
+    """The add form, with a token of its own per page load: the same form
+    sent twice is known for the add it made (services/employees.py)."""
+
+    form_token = HiddenField(default=lambda: secrets.token_hex(16))
 
 
 class RecordStateMixin:

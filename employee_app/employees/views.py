@@ -13,7 +13,7 @@ from ..services.employee_rules import FIELD_NAMES, clean_employee, employee_id_p
 from ..services.errors import DuplicateError, InvalidInput
 from ..services.pagination import BIGINT_MAX, INTEGER_MAX
 from . import bp, list_rows
-from .forms import BULK_STATUS_CHOICES, BulkForm, DeleteEmployeeForm, EditEmployeeForm, EmployeeForm
+from .forms import BULK_STATUS_CHOICES, BulkForm, DeleteEmployeeForm, EditEmployeeForm, NewEmployeeForm
 
 hr_or_admin = role_required("admin", "hr")  # HR keep the records: add and edit
 admin_only = role_required("admin")
@@ -90,12 +90,19 @@ def record_url(state: dict):
 @bp.route("/new", methods=["GET", "POST"])
 @hr_or_admin
 def new():
-    form = EmployeeForm()
+    form = NewEmployeeForm()
     status = 200
     if form.validate_on_submit():
+        token = form.form_token.data
         try:
-            employee = employees.create_employee(form.values(), actor=current_user)
+            employee = employees.create_employee(form.values(), actor=current_user,
+                                                 before_commit=lambda added: employees.remember_form_add(token, added))
         except DuplicateError as error:
+            employee = employees.added_by_this_form(token, form.values(), error)
+            if employee is not None:  # the form sent twice: the first send added it
+                flash(f"Employee {employee.employee_id} ({employee.full_name}) is added: this form was sent "
+                      "twice, and the first time added it.", "success")
+                return redirect(url_for(".show", employee_id=employee.employee_id), 303)
             form.show_duplicate(error.taken)
             status = 409
         except InvalidInput as error:

@@ -21,6 +21,7 @@ from . import audit, db_errors, duplicate_guard, lists, short_cache
 from .employee_rules import EMPLOYEE_ID_RE, clean_employee, clean_one_field, normalize_email, normalize_employee_id
 from .errors import DuplicateError, InvalidInput, ServiceError
 from .pagination import BIGINT_MAX, BIGINT_MIN, INTEGER_MAX, INTEGER_MIN, Cursor, decode_cursor, encode_cursor
+from ..valkey_store import ValkeyUnavailable, get_store
 from .retry import retry_transient
 
 STORED_FIELDS = ("employee_id", "first_name", "last_name", "email", "phone",
@@ -59,6 +60,46 @@ def create_employee(raw: dict, *, actor: User | None = None, source: str = "form
         db.session.rollback()
         raise _refusal(exc, keys, source) from None
     duplicate_guard.remember_values([keys])
+    return employee
+
+
+# The add form carries a token of its own (one per page load). Its add is
+# remembered in Valkey under it for REPEAT_SECONDS, so that the same form
+# sent again (a double click, a resend) is known for the add it already
+# made, not refused as a new person with a taken ID. Without Valkey it is
+# refused as before (409): nothing is ever added twice either way.
+FORM_ADD_KEY = "form-add:{}"
+FORM_TOKEN_RE = re.compile(r"[0-9a-f]{32}")
+REPEAT_SECONDS = 300
+
+
+def remember_form_add(token: str | None, employee: Employee) -> None:
+    """Called before the add's COMMIT, so that a second send held up by the
+    first one's unique index finds it once that commits."""
+    if FORM_TOKEN_RE.fullmatch(token or ""):
+        try:
+            get_store().run(lambda client: client.set(FORM_ADD_KEY.format(token), employee.employee_id,
+                                                      ex=REPEAT_SECONDS))
+        except ValkeyUnavailable:
+            pass
+
+
+def added_by_this_form(token: str | None, raw: dict, error: DuplicateError) -> Employee | None:
+    """The record this very form added, if that is all the refusal is about:
+    every taken value held by it, unchanged since, holding exactly these
+    values. None for a real duplicate."""
+    holders = {taken.existing_employee_id for taken in error.taken}
+    if len(holders) != 1 or not FORM_TOKEN_RE.fullmatch(token or ""):
+        return None
+    try:
+        added = get_store().run(lambda client: client.get(FORM_ADD_KEY.format(token)))
+    except ValkeyUnavailable:
+        return None
+    if added is None or added not in holders:
+        return None
+    employee = db.session.execute(select(Employee).where(Employee.employee_id == added)).scalar()
+    if employee is None or employee.version != 1 or not _holds(employee, clean_employee(raw)):
+        return None
     return employee
 
 

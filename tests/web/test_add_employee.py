@@ -68,6 +68,32 @@ def test_duplicate_id_in_other_case_and_spaces_is_refused_with_409(login, pg):
     assert pg.execute("SELECT count(*) FROM employees WHERE email = 'else@example.com'").fetchone()[0] == 0
 
 
+def test_the_add_form_sent_twice_adds_once_and_the_second_says_added_not_taken(login, pg):
+    """A double click on Add (or the form sent again): the first send adds,
+    the second finds the ID and e-mail taken by that very record. It says
+    added, not "not added: already exists". The same values from another
+    page load, by anyone, or this form with other values, are a real
+    duplicate (409)."""
+    hr = login("hr")
+    form = employee("E7", first_name="Grace", last_name="Hopper", email="grace@example.com", department="Navy")
+    page = hr.get("/employees/new").text
+    token = re.search(r'name="form_token"[^>]*value="([0-9a-f]{32})"', page).group(1)
+    sent = {"csrf_token": csrf_token(page), "form_token": token, **form}
+    first, second = hr.post("/employees/new", sent), hr.post("/employees/new", sent)
+    assert first.status_code == second.status_code == 303 and second.headers["Location"] == "/employees/E7"
+    assert "Employee E7 (Grace Hopper) is added: this form was sent twice, and the first time added it." in \
+        unescape(hr.get("/employees/E7").text)
+    assert count_rows(pg) == 1
+    assert pg.execute("SELECT count(*) FROM audit_log WHERE action = 'create'").fetchone()[0] == 1
+
+    assert hr.submit("/employees/new", form).status_code == 409  # a new page load: someone adding it again
+    assert login("hr", "other-hr").submit("/employees/new", form).status_code == 409
+    assert hr.post("/employees/new", dict(sent, location="Arlington")).status_code == 409  # not what it added
+    for hostile in ("", "x" * 5000, token.upper(), token + "\x00", "../" + token):
+        assert hr.post("/employees/new", dict(sent, form_token=hostile)).status_code == 409, hostile
+    assert count_rows(pg) == 1
+
+
 def test_leading_zeros_make_a_different_id(login, pg):
     hr = login("hr")
     assert hr.submit("/employees/new", employee("0042")).status_code == 303
