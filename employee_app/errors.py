@@ -2,9 +2,11 @@
 503 page of its own while PostgreSQL cannot be reached."""
 import json
 import logging
+from urllib.parse import urlsplit
 
 import psycopg
-from flask import Flask, Response, current_app, g, jsonify, render_template, request
+from flask import Flask, Response, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
@@ -68,13 +70,50 @@ def _api_answers_stay_json(response: Response) -> Response:
     return response
 
 
+def _stale_form_answer():
+    """A form whose CSRF token no longer fits because the session changed
+    under it (another tab logged in or out, a new password, a timeout),
+    sent somewhere it has a plain answer: None for any other refused form.
+
+    - The login form, when this browser is logged in by now: where the login
+      was going. Not logged in: the login page again (the token went with
+      the old session).
+    - Log out, when already logged out: "You are logged out".
+    - Any other form, when logged out: the login page, back to the form's
+      page afterwards, saying the form was not sent."""
+    from .auth.views import safe_next  # here: the blueprints load after this module
+
+    if request.endpoint == "auth.login":
+        if current_user.is_authenticated:
+            return redirect(safe_next(request.args.get("next")), 303)
+        flash("The login page had expired: log in again.", "info")
+        return redirect(url_for("auth.login", next=request.args.get("next")), 303)
+    if current_user.is_authenticated or _for_api():
+        return None
+    if request.endpoint == "auth.logout":
+        flash("You are logged out.", "info")
+        return redirect(url_for("auth.login"), 303)
+    flash("You were logged out (in another tab, or after a while away), so the form was not sent. "
+          "Log in, then fill it in again.", "info")
+    return redirect(url_for("auth.login", next=_form_page()), 303)
+
+
+def _form_page() -> str | None:
+    """The path of the page the refused form was on (its Referer, if on this site)."""
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc != request.host or not referrer.path.startswith("/"):
+        return None
+    return referrer.path + (f"?{referrer.query}" if referrer.query else "")
+
+
 def register_error_handlers(app: Flask) -> None:
     app.after_request(_api_answers_stay_json)
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):
-        message = "The form was not sent from this site or has expired. Reload the page and try again."
-        return render_template("errors/error.html", code=400, title="Form expired", message=message), 400
+        return _stale_form_answer() or (render_template(
+            "errors/error.html", code=400, title="Form expired",
+            message="The form was not sent from this site or has expired. Reload the page and try again."), 400)
 
     @app.errorhandler(BadParameter)
     def bad_parameter(error: BadParameter):  # its message names the parameter

@@ -284,3 +284,53 @@ def test_a_huge_session_cookie_is_ignored_by_the_app_too(app, make_user):
 def test_a_huge_or_nul_session_cookie_over_http_is_never_a_500(live_server, cookie):
     response = HttpClient(live_server).get("/employees", headers={"Cookie": f"session={cookie}"})
     assert response.status_code in (302, 400, 431)
+
+
+# --- forms whose session changed under them (another tab) -------------------
+
+def test_two_login_pages_the_second_sent_after_the_first_logged_in_goes_in(live_server, make_user):
+    """Two tabs on the login page (after a timeout, say): logging in on one
+    gives the browser a new session, so the other's form no longer fits it.
+    Sent anyway, it goes where the login was going, not to "Form expired"."""
+    make_user("tess", "hr")
+    browser = HttpClient(live_server)
+    tab_a, tab_b = (csrf_token(browser.get("/login?next=/imports").text) for _ in range(2))
+    form = {"username": "tess", "password": PASSWORD}
+    assert browser.post("/login?next=/imports", {"csrf_token": tab_a, **form}).status_code == 303
+    second = browser.post("/login?next=/imports", {"csrf_token": tab_b, **form})
+    assert second.status_code == 303 and second.headers["Location"] == "/imports"
+    assert browser.get("/imports").status_code == 200
+
+
+def test_a_login_page_whose_session_ended_asks_again_instead_of_form_expired(live_server, make_user):
+    make_user("tess", "hr")
+    browser = HttpClient(live_server)
+    token = csrf_token(browser.get("/login").text)
+    browser.session.cookies.clear()  # the session went (expired, or cleared by another tab's logout)
+    answer = browser.post("/login?next=/imports", {"csrf_token": token, "username": "tess", "password": PASSWORD})
+    assert answer.status_code == 303 and answer.headers["Location"] == "/login?next=/imports"
+    assert "The login page had expired: log in again." in browser.get(answer.headers["Location"]).text
+
+
+def test_log_out_twice_and_a_form_sent_after_logging_out_elsewhere_say_what_happened(login, live_server):
+    hr = login("hr")
+    form_page = hr.get("/employees/new")
+    token = csrf_token(form_page.text)
+    assert hr.post("/logout", {"csrf_token": token}).status_code == 303  # in another tab
+    again = hr.post("/logout", {"csrf_token": token})  # the first tab's Log out
+    assert again.status_code == 303 and again.headers["Location"] == "/login"
+    assert "You are logged out." in hr.get("/login").text
+
+    sent = hr.post("/employees/new", {"csrf_token": token, "employee_id": "E1", "first_name": "Ada",
+                                      "last_name": "Lovelace"},
+                   headers={"Referer": f"{live_server}/employees/new"})
+    assert sent.status_code == 303 and sent.headers["Location"] == "/login?next=/employees/new"
+    page = hr.get(sent.headers["Location"]).text
+    assert "You were logged out (in another tab, or after a while away), so the form was not sent." in page
+    # A Referer from elsewhere is never where the login leads.
+    elsewhere = hr.post("/employees/new", {"csrf_token": token}, headers={"Referer": "https://evil.example/x"})
+    assert elsewhere.status_code == 303 and elsewhere.headers["Location"] == "/login"
+    # Logged in, a form from another site is still refused: no session change explains it.
+    hr2 = login("hr", "hr-two")
+    forged = hr2.post("/employees/new", {"csrf_token": "forged", "employee_id": "E1"})
+    assert forged.status_code == 400 and "Form expired" in forged.text
