@@ -230,6 +230,24 @@ def test_an_ordinary_workbook_from_openpyxl(tmp_path):
     assert estimate_xlsx_rows(path) == 5
 
 
+def test_a_hidden_first_sheet_is_passed_over_for_the_first_visible_one(tmp_path):
+    """A workbook opens on what a person sees: a hidden sheet of instructions
+    or lookups before it is not the staff list. (Excel keeps one sheet
+    visible; a file made otherwise with all hidden is read from its first.)"""
+    workbook = Workbook()
+    workbook.active.title = "Instructions"
+    workbook.active.append(["Fill in the Staff sheet"])
+    workbook.active.sheet_state = "hidden"
+    for title, state in (("Lookups", "veryHidden"), ("Staff", "visible"), ("Later", "visible")):
+        sheet = workbook.create_sheet(title)
+        sheet.append([f"{title} A1"])
+        sheet.sheet_state = state
+    workbook.active = 2
+    path = str(tmp_path / "staff.xlsx")
+    workbook.save(path)
+    assert list(read_records(path, XLSX)) == [(1, ["Staff A1"], None)]
+
+
 def test_a_300_mb_cell_is_refused_as_a_zip_bomb_and_read_in_bounded_memory(tmp_path):
     chunk = b"a" * (1024 * 1024)
     path = write_workbook(tmp_path / "bomb.xlsx", [b'<row r="1"><c r="A1" t="inlineStr"><is><t>',

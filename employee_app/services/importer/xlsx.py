@@ -202,15 +202,16 @@ def _parse_whole(reader: _PartReader, archive: zipfile.ZipFile, name: str) -> No
 
 @dataclass
 class _WorkbookParts:
-    sheet: str  # the first worksheet's part name
+    sheet: str  # the first visible worksheet's part name
     shared_strings: str | None
     styles: str | None
     date1904: bool
 
 
 def _workbook_parts(archive: zipfile.ZipFile) -> _WorkbookParts:
-    """The first worksheet (the first <sheet> of xl/workbook.xml that is one)
-    and the parts it needs, through xl/_rels/workbook.xml.rels."""
+    """The first visible worksheet (the first <sheet> of xl/workbook.xml
+    that is one, see _WorkbookReader) and the parts it needs, through
+    xl/_rels/workbook.xml.rels."""
     relationships = _Relationships()
     if "xl/_rels/workbook.xml.rels" in archive.NameToInfo:
         _parse_whole(relationships, archive, "xl/_rels/workbook.xml.rels")
@@ -258,18 +259,32 @@ def _part_name(target: str) -> str:
 
 
 class _WorkbookReader(_PartReader):
-    """xl/workbook.xml: the first <sheet> that is a worksheet, and the date system."""
+    """xl/workbook.xml: the first <sheet> that is a worksheet and not hidden
+    (a hidden one holds instructions or lookups, not what the person sees
+    when the workbook opens); the first worksheet if all are hidden. And the
+    date system."""
 
     def __init__(self, worksheets: dict[str, str]):
         super().__init__()
         self.worksheets = worksheets
-        self.first_sheet: str | None = None
+        self.first_visible: str | None = None
+        self.first_hidden: str | None = None
         self.date1904 = False
 
+    @property
+    def first_sheet(self) -> str | None:
+        return self.first_visible or self.first_hidden
+
     def start(self, tag, attrs):
-        if tag == "sheet" and self.first_sheet is None:
+        if tag == "sheet" and self.first_visible is None:
             ids = [value for key, value in attrs.items() if key in RELATIONSHIP_ID]
-            self.first_sheet = self.worksheets.get(ids[0]) if ids else None
+            part = self.worksheets.get(ids[0]) if ids else None
+            if part is None:
+                return
+            if attrs.get("state", "visible") in ("hidden", "veryHidden"):
+                self.first_hidden = self.first_hidden or part
+            else:
+                self.first_visible = part
         elif tag == "workbookPr":
             self.date1904 = attrs.get("date1904", "").strip().lower() in ("1", "true")
 
