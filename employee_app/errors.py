@@ -20,13 +20,14 @@ log = logging.getLogger(__name__)
 # Seconds a client (or a proxy) is told to wait before asking again.
 RETRY_AFTER_SECONDS = 10
 
+WAIT_FOR_RETRY_AFTER = "Wait for the seconds in Retry-After, then go on."
 MESSAGES = {
     400: "The request could not be understood.",
     403: "Your account is not allowed to do that. Ask an administrator if you need it.",
     404: "There is nothing at this address.",
     405: "That action is not possible on this page.",
     413: "The upload is larger than the configured limit.",
-    429: "Too many requests. Wait for the seconds in Retry-After, then go on.",
+    429: f"Too many requests. {WAIT_FOR_RETRY_AFTER}",
     500: "Something went wrong on our side. The error has been logged.",
 }
 
@@ -127,7 +128,7 @@ def register_error_handlers(app: Flask) -> None:
         own = error.description if error.description != type(error).description else None
         message = own or MESSAGES.get(error.code, error.description)
         if error.code == 429 and _for_api():  # Flask-Limiter's: its description is the limit
-            message = f"Too many requests: the limit is {error.description}. {MESSAGES[429]}"
+            message = f"Too many requests: the limit is {error.description}. {WAIT_FOR_RETRY_AFTER}"
         if error.code == 413:
             limit = current_app.config["MAX_IMPORT_BYTES"] // (1024 * 1024)
             message = f"The file is larger than the limit of {limit} MB. Split it into smaller files."

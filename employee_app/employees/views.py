@@ -8,8 +8,9 @@ from markupsafe import Markup
 from ..models import STATUSES
 from ..query_params import accepts, choice_arg, cursor_arg, int_arg, text_arg
 from ..security import login_required, role_required
-from ..services import audit, employees, lists
-from ..services.employee_rules import FIELD_NAMES, clean_employee, employee_id_problem, normalize_employee_id
+from ..services import audit, employees, lists, text_rules
+from ..services.employee_rules import (FIELD_NAMES, clean_employee, employee_id_problem, normalize_employee_id,
+                                       shown)
 from ..services.errors import DuplicateError, InvalidInput
 from ..services.pagination import BIGINT_MAX, INTEGER_MAX
 from . import bp, list_rows
@@ -136,8 +137,9 @@ def check_id():
 
 
 def _not_found(employee_id: str):
+    shown_id = shown(text_rules.harmless(employee_id))  # the address's text: a U+202E there reorders the page
     return render_template("errors/error.html", code=404, title="Not found",
-                           message=f"No employee has the ID {employee_id}."), 404
+                           message=f"No employee has the ID {shown_id}."), 404
 
 
 @bp.route("/<employee_id>")

@@ -126,6 +126,16 @@ def progress(import_id: int):
     return render_template("imports/_progress.html", job=job, report=report, rejections=rejections)
 
 
+# Why "Run it again" did nothing, by the import's status now (a stale page's button).
+RETRY_REFUSED = {
+    "done": "This import is done: there is nothing to run again.",
+    "checked": "This dry run is done: upload the file again to import it.",
+    "refused": "This import was refused (all or nothing): fix the rows and upload the file again.",
+    "cancelled": "This import was cancelled: upload the file again to import it.",
+    "mapping": "This import has not started: confirm its column mapping first.",
+}
+
+
 @bp.route("/<bigint_id:import_id>/retry", methods=["POST"])
 @can_import
 def retry(import_id: int):
@@ -134,8 +144,9 @@ def retry(import_id: int):
     if job.upload_deleted_at is not None:  # pruned, perhaps while this click was on its way
         abort(409, f"Import #{job.id} cannot be run again: its uploaded file was deleted (retention). "
                    "Upload the file again to import it.")
-    if not started:  # e.g. a second click: the first one queued it
-        flash("This import is not stopped: it was started again already.", "info")
+    if not started:  # e.g. a second click: the first one queued it; or it never failed
+        db.session.refresh(job)
+        flash(RETRY_REFUSED.get(job.status, "This import is not stopped: it was started again already."), "info")
     return redirect(url_for(".show", import_id=job.id), 303)
 
 

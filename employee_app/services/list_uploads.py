@@ -261,5 +261,4 @@ def _write(kind: ListKind, changed: list[_Entry], actor: User | None) -> None:
 def shown_cell(value: str) -> str:
     """A cell as the report quotes it: characters that could hide or reorder
     text (controls, direction overrides, invisible ones) as U+FFFD, cut short."""
-    value = text_rules.INVISIBLE_RE.sub("\ufffd", text_rules.FORBIDDEN_RE.sub("\ufffd", value))
-    return shown(value, 60)
+    return shown(text_rules.harmless(value), 60)

@@ -118,6 +118,13 @@ def kept_as_is(value: str) -> bool:
             and unicodedata.is_normalized("NFC", value))
 
 
+def harmless(value: str) -> str:
+    """Text to quote back to a person (a report, a "not found" page):
+    characters that could hide or reorder what is around them (controls,
+    direction overrides, invisible ones) as U+FFFD, the mark of a lost one."""
+    return INVISIBLE_RE.sub("\ufffd", FORBIDDEN_RE.sub("\ufffd", value))
+
+
 def _between_letters(value: str, at: int) -> bool:
     if not 0 < at < len(value) - 1:
         return False

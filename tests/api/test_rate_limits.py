@@ -40,7 +40,8 @@ def test_a_token_gets_its_limit_then_429_with_retry_after_and_json(limited, api,
     assert refused.status_code == 429
     assert refused.headers["Content-Type"] == "application/json"
     assert refused.json()["status"] == 429
-    assert f"{LIMIT} per 1 minute" in refused.json()["message"]
+    assert refused.json()["message"] == (f"Too many requests: the limit is {LIMIT} per 1 minute. "
+                                         "Wait for the seconds in Retry-After, then go on.")  # said once
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
     assert refused.headers["X-RateLimit-Remaining"] == "0"
 

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from html import unescape
 
 from sqlalchemy import text
 
@@ -133,6 +134,9 @@ def test_cancel_at_the_mapping_deletes_the_file_and_nothing_can_start_it(login, 
     mapping = ["employee_id", "full_name", "email", "ignore", "hire_date"]
     assert post_mapping(hr, import_id, mapping, token).status_code == 303
     assert hr.post(f"/imports/{import_id}/retry", {"csrf_token": token}).status_code == 303
+    said = unescape(hr.get(f"/imports/{import_id}").text)  # what a stale page's button gets told: the truth
+    assert "This import was cancelled: upload the file again to import it." in said
+    assert "started again already" not in said
     assert hr.get(f"/imports/{import_id}/mapping").status_code == 303
     assert hr.get(f"/imports/{import_id}/rejected.csv").status_code == 200  # its file is gone: no 500
     assert wait_for_import(pg, import_id)["status"] == "cancelled"

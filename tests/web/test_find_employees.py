@@ -168,6 +168,9 @@ def test_show_one_employee_and_a_missing_one(login, staff):
     assert person["employee_id"] in page.text and person["department"] in page.text
     missing = viewer.get("/employees/NOPE-1")
     assert missing.status_code == 404 and "No employee has the ID NOPE-1" in missing.text
+    # The address's text quoted back cannot reorder the page (U+202E) nor hide in it.
+    tricky = unescape(viewer.get("/employees/%E2%80%AEnope%E2%80%8B" + "x" * 500).text)
+    assert "No employee has the ID \ufffdnope\ufffd" + "x" * 30 in tricky and "\u202e" not in tricky
 
 
 def test_a_short_search_matches_whole_words(login, staff, pg):
