@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 10
 
 WAIT_FOR_RETRY_AFTER = "Wait for the seconds in Retry-After, then go on."
+SENT_WHILE_LOGGED_OUT = ("You were logged out (in another tab, after a while away, or by a new password), "
+                         "so what you sent was not saved. Log in, then do it again.")
 MESSAGES = {
     400: "The request could not be understood.",
     403: "Your account is not allowed to do that. Ask an administrator if you need it.",
@@ -94,9 +96,22 @@ def _stale_form_answer():
     if request.endpoint == "auth.logout":
         flash("You are logged out.", "info")
         return redirect(url_for("auth.login"), 303)
-    flash("You were logged out (in another tab, or after a while away), so the form was not sent. "
-          "Log in, then fill it in again.", "info")
+    flash(SENT_WHILE_LOGGED_OUT, "info")
     return redirect(url_for("auth.login", next=_form_page()), 303)
+
+
+def _log_in_first():
+    """Flask-Login's answer to a visitor who is not logged in, in our words:
+    a page asked for leads to the login and back to it; a form sent (its
+    session ended under it: idle, logged out elsewhere, a new password)
+    says that it was not saved, and leads back to the form's page."""
+    from flask_login.utils import login_url
+
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        flash(login_manager.login_message, login_manager.login_message_category)
+        return redirect(login_url(login_manager.login_view, next_url=request.url))
+    flash(SENT_WHILE_LOGGED_OUT, "info")
+    return redirect(url_for("auth.login", next=_form_page()))  # 302, as Flask-Login's own
 
 
 def _form_page() -> str | None:
@@ -109,6 +124,7 @@ def _form_page() -> str | None:
 
 def register_error_handlers(app: Flask) -> None:
     app.after_request(_api_answers_stay_json)
+    login_manager.unauthorized_handler(_log_in_first)
 
     @app.errorhandler(CSRFError)
     def csrf_error(error):

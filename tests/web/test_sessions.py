@@ -326,7 +326,8 @@ def test_log_out_twice_and_a_form_sent_after_logging_out_elsewhere_say_what_happ
                    headers={"Referer": f"{live_server}/employees/new"})
     assert sent.status_code == 303 and sent.headers["Location"] == "/login?next=/employees/new"
     page = hr.get(sent.headers["Location"]).text
-    assert "You were logged out (in another tab, or after a while away), so the form was not sent." in page
+    assert ("You were logged out (in another tab, after a while away, or by a new password), so what you sent "
+            "was not saved. Log in, then do it again.") in page
     # A Referer from elsewhere is never where the login leads.
     elsewhere = hr.post("/employees/new", {"csrf_token": token}, headers={"Referer": "https://evil.example/x"})
     assert elsewhere.status_code == 303 and elsewhere.headers["Location"] == "/login"
@@ -334,3 +335,23 @@ def test_log_out_twice_and_a_form_sent_after_logging_out_elsewhere_say_what_happ
     hr2 = login("hr", "hr-two")
     forged = hr2.post("/employees/new", {"csrf_token": "forged", "employee_id": "E1"})
     assert forged.status_code == 400 and "Form expired" in forged.text
+
+
+def test_a_form_sent_after_its_session_ended_says_it_was_not_saved_and_leads_back(login, live_server, pg, valkey):
+    """The session ended under an open edit form (here: idle too long; a new
+    password set by an admin works alike), its CSRF token still fitting
+    the cookie: the login page says the change was not saved, then leads
+    back to the form's page. A page asked for says what it always said."""
+    admin = login("admin")
+    assert admin.submit("/employees/new", {"employee_id": "E1", "first_name": "Ada", "last_name": "Lovelace",
+                                           "status": "active"}).status_code == 303
+    page = admin.get("/employees/E1/edit")
+    time_passes(pg, valkey, "UPDATE user_sessions SET last_seen_at = now() - interval '2 hours'")
+    sent = admin.post("/employees/E1/edit", {"csrf_token": csrf_token(page.text), "first_name": "Augusta"},
+                      headers={"Referer": f"{live_server}/employees/E1/edit"})
+    assert sent.status_code == 302 and sent.headers["Location"] == "/login?next=/employees/E1/edit"
+    assert "so what you sent was not saved. Log in, then do it again." in admin.get(sent.headers["Location"]).text
+    assert pg.execute("SELECT first_name FROM employees").fetchone() == ("Ada",)
+    asked = admin.get("/employees/E1")
+    assert asked.status_code == 302 and "next=" in asked.headers["Location"]
+    assert "Please log in to see that page." in admin.get(asked.headers["Location"]).text
