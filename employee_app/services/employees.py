@@ -17,11 +17,11 @@ from .. import metrics
 from ..extensions import db
 from ..models import STATUSES, AuditEntry, Department, Employee, Job, User
 from ..models.employee import HIRE_DATE_OR_EARLIEST, HIRE_DATE_OR_LATEST, NATURAL_ID_KEY
+from ..valkey_store import ValkeyUnavailable, get_store
 from . import audit, db_errors, duplicate_guard, lists, short_cache
 from .employee_rules import EMPLOYEE_ID_RE, clean_employee, clean_one_field, normalize_email, normalize_employee_id
 from .errors import DuplicateError, InvalidInput, ServiceError
 from .pagination import BIGINT_MAX, BIGINT_MIN, INTEGER_MAX, INTEGER_MIN, Cursor, decode_cursor, encode_cursor
-from ..valkey_store import ValkeyUnavailable, get_store
 from .retry import retry_transient
 
 STORED_FIELDS = ("employee_id", "first_name", "last_name", "email", "phone",
