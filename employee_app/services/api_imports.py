@@ -72,8 +72,8 @@ def _needs_mapping(job: ImportJob) -> NeedsMapping:
         message = ("The file has no header row, so its columns cannot be matched by name: send `mapping`, "
                    "a field (or ignore) for each column, in order.")
     else:
-        unknown = [c["header"] or c["letter"] for c in columns if c["suggested"] == mappings.IGNORE
-                   and mappings.normalize_header(c["header"] or "") not in mappings.REPORT_COLUMNS]
+        unknown = [c.header or c.letter for c in preview.columns
+                   if mappings.unmatched(c.target, c.header or "", bool(c.samples))]
         message = ("Some columns could not be matched to a field"
                    + (f" ({', '.join(unknown)})" if unknown else "")
                    + ": send `mapping`, a field (or ignore) for each column, in order.")

@@ -108,10 +108,7 @@ def _create_import(path: str, stream, filename: str, *, mode: str, on_existing: 
     body = sample[1:] if has_header else sample
     remembered = _remembered_mapping(sample, has_header)
     mapping = remembered.mapping if remembered else mappings.suggest_mapping(first_row, body, has_header)
-    # Every column named a field (rejected.csv's own row and error aside).
-    all_recognised = has_header and all(
-        target != mappings.IGNORE or mappings.normalize_header(header) in mappings.REPORT_COLUMNS
-        for target, header in zip(mapping, first_row))
+    all_recognised = has_header and not mappings.unmatched_columns(first_row, body, mapping)
     if all_recognised and "employee_id" not in mapping and not hold:
         raise FileRefused("The file has no employee_id column. Every employee needs an ID: add a column "
                           "named employee_id (see the template).")

@@ -97,6 +97,21 @@ def column_values(rows: list[list[str]], index: int) -> list[str]:
     return [row[index].strip() for row in rows if index < len(row) and row[index].strip()]
 
 
+def unmatched_columns(first_row: list[str], body: list[list[str]], mapping: list[str]) -> list[int]:
+    """The columns (0-based) that a person has to map by hand (see unmatched)."""
+    return [index for index, (target, header) in enumerate(zip(mapping, first_row))
+            if unmatched(target, header, bool(column_values(body, index)))]
+
+
+def unmatched(target: str, header: str, has_values: bool) -> bool:
+    """Whether a column is ignored for want of a header that names a field.
+    Not rejected.csv's own columns, and not an unnamed column with nothing
+    in it: spreadsheets save a few of those after the last real one (",,,"
+    at each line's end), and there is nothing in them to map."""
+    name = normalize_header(header)
+    return target == IGNORE and name not in REPORT_COLUMNS and bool(name or has_values)
+
+
 def looks_like_header(first_row: list[str]) -> bool:
     """A first row is a header if any of its cells names a known field."""
     return any(ALIASES.get(normalize_header(cell)) not in (None, IGNORE) for cell in first_row)
