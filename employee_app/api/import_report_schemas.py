@@ -28,7 +28,7 @@ class ImportUpload(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    file: BaseFile = Field(description="The CSV or XLSX file (first sheet), as the upload page takes it.")
+    file: BaseFile = Field(description="The CSV or XLSX file (its first visible sheet with values), as the upload page takes it.")
     mode: Literal[IMPORT_MODES] = Field("valid_rows", description=(
         "valid_rows: store the valid rows, report the rest; all_or_nothing: store nothing unless every row "
         "is valid and new; dry_run: check and count, store nothing."))

@@ -248,6 +248,27 @@ def test_a_hidden_first_sheet_is_passed_over_for_the_first_visible_one(tmp_path)
     assert list(read_records(path, XLSX)) == [(1, ["Staff A1"], None)]
 
 
+def test_an_empty_first_sheet_is_passed_over_for_the_first_with_values(tmp_path):
+    """A blank cover sheet, or a "Sheet1" added and never used, before the
+    staff list: the list is read, not "The file is empty". A sheet whose
+    cells are only formatted or hold blanks counts as empty."""
+    workbook = Workbook()
+    workbook.active.title = "Cover"
+    workbook.active["B2"].number_format = "0.00"  # formatted, no value
+    workbook.active["C3"] = "   "
+    for title in ("Staff", "Later"):
+        workbook.create_sheet(title).append(["employee_id", f"{title} B1"])
+    path = str(tmp_path / "staff.xlsx")
+    workbook.save(path)
+    assert list(read_records(path, XLSX)) == [(1, ["employee_id", "Staff B1"], None)]
+    assert estimate_xlsx_rows(path) == 1
+
+    every_sheet_empty = Workbook()
+    every_sheet_empty.create_sheet("Also empty")
+    every_sheet_empty.save(path)
+    assert list(read_records(path, XLSX)) == []
+
+
 def test_a_300_mb_cell_is_refused_as_a_zip_bomb_and_read_in_bounded_memory(tmp_path):
     chunk = b"a" * (1024 * 1024)
     path = write_workbook(tmp_path / "bomb.xlsx", [b'<row r="1"><c r="A1" t="inlineStr"><is><t>',

@@ -1,11 +1,12 @@
-"""The first worksheet of an .xlsx workbook as records of strings, read in
-bounded memory whatever the file claims about itself.
+"""The worksheet of an .xlsx workbook that holds the list (the first visible
+one with a value) as records of strings, read in bounded memory whatever
+the file claims about itself.
 
 An .xlsx is a ZIP of XML parts. check_archive() reads the ZIP's directory
 before anything is unpacked and refuses ZIP bombs. read_records() streams
 the parts through expat (a C parser calling the handlers below), FEED_BYTES
-at a time: xl/workbook.xml and its relationships name the first worksheet,
-the shared strings and the styles; then the sheet's <row> elements become
+at a time: xl/workbook.xml and its relationships name the worksheets, the
+shared strings and the styles; then the sheet's <row> elements become
 records. Cells are placed by their own reference: the sheet's <dimension>
 is never trusted (estimate_rows() takes it as a hint for the progress bar).
 """
@@ -32,6 +33,9 @@ FEED_BYTES = 64 * 1024
 MAX_XML_DEPTH = 100
 MAX_XML_NAMES = 10_000
 MAX_XML_TOKEN_BYTES = 1024 * 1024
+# Visible worksheets looked into for the first with a value: a list is on
+# one of the first few, not behind hundreds of empty ones.
+MAX_SHEETS_TRIED = 20
 # Excel's own limits: rows in a sheet, and cell formats in a workbook.
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_STYLES = 65_536
@@ -202,28 +206,28 @@ def _parse_whole(reader: _PartReader, archive: zipfile.ZipFile, name: str) -> No
 
 @dataclass
 class _WorkbookParts:
-    sheet: str  # the first visible worksheet's part name
+    sheet: str  # the part name of the worksheet read (_WorkbookReader)
     shared_strings: str | None
     styles: str | None
     date1904: bool
 
 
 def _workbook_parts(archive: zipfile.ZipFile) -> _WorkbookParts:
-    """The first visible worksheet (the first <sheet> of xl/workbook.xml
-    that is one, see _WorkbookReader) and the parts it needs, through
-    xl/_rels/workbook.xml.rels."""
+    """The worksheet to read (see _WorkbookReader.sheets) and the parts it
+    needs, through xl/_rels/workbook.xml.rels."""
     relationships = _Relationships()
     if "xl/_rels/workbook.xml.rels" in archive.NameToInfo:
         _parse_whole(relationships, archive, "xl/_rels/workbook.xml.rels")
     workbook = _WorkbookReader(relationships.worksheets)
     _parse_whole(workbook, archive, "xl/workbook.xml")
-    if workbook.first_sheet is None:
+    sheets = workbook.sheets
+    if not sheets:
         raise FileRefused("The workbook has no worksheet.")
-    for part in (workbook.first_sheet, relationships.shared_strings, relationships.styles):
+    for part in (*sheets, relationships.shared_strings, relationships.styles):
         if part is not None and part not in archive.NameToInfo:
             raise _broken(f"its part {part} is missing")
-    return _WorkbookParts(workbook.first_sheet, relationships.shared_strings, relationships.styles,
-                          workbook.date1904)
+    sheet = next((part for part in sheets if _has_values(archive, part)), sheets[0])
+    return _WorkbookParts(sheet, relationships.shared_strings, relationships.styles, workbook.date1904)
 
 
 class _Relationships(_PartReader):
@@ -259,37 +263,65 @@ def _part_name(target: str) -> str:
 
 
 class _WorkbookReader(_PartReader):
-    """xl/workbook.xml: the first <sheet> that is a worksheet and not hidden
-    (a hidden one holds instructions or lookups, not what the person sees
-    when the workbook opens); the first worksheet if all are hidden. And the
-    date system."""
+    """xl/workbook.xml: the worksheets to try, in order, and the date system.
+    The first visible worksheet with a value is read: a hidden one holds
+    instructions or lookups, not what the person sees when the workbook
+    opens, and an empty first sheet (a cover page left blank, a sheet added
+    and never used) is not the list. If all are hidden, the first one."""
 
     def __init__(self, worksheets: dict[str, str]):
         super().__init__()
         self.worksheets = worksheets
-        self.first_visible: str | None = None
+        self.visible: list[str] = []
         self.first_hidden: str | None = None
         self.date1904 = False
 
     @property
-    def first_sheet(self) -> str | None:
-        return self.first_visible or self.first_hidden
+    def sheets(self) -> list[str]:
+        return self.visible or ([self.first_hidden] if self.first_hidden else [])
 
     def start(self, tag, attrs):
-        if tag == "sheet" and self.first_visible is None:
+        if tag == "sheet" and len(self.visible) < MAX_SHEETS_TRIED:
             ids = [value for key, value in attrs.items() if key in RELATIONSHIP_ID]
             part = self.worksheets.get(ids[0]) if ids else None
             if part is None:
                 return
             if attrs.get("state", "visible") in ("hidden", "veryHidden"):
                 self.first_hidden = self.first_hidden or part
-            else:
-                self.first_visible = part
+            elif part not in self.visible:
+                self.visible.append(part)
         elif tag == "workbookPr":
             self.date1904 = attrs.get("date1904", "").strip().lower() in ("1", "true")
 
     def end(self, tag):
         pass
+
+
+def _has_values(archive: zipfile.ZipFile, part: str) -> bool:
+    """Whether a worksheet has a cell with a value: read until the first."""
+    reader = _ValueFinder()
+    for _ in reader.parse(archive, part):
+        if reader.found:
+            return True
+    return reader.found
+
+
+class _ValueFinder(_PartReader):
+    """A worksheet's first cell value (<v>, or <t> of an inline string) that is not blank."""
+
+    def __init__(self):
+        super().__init__()
+        self.found = False
+
+    def start(self, tag, attrs):
+        if tag in ("v", "t"):
+            self.begin_text()
+            self.collecting = True
+
+    def end(self, tag):
+        if tag in ("v", "t"):
+            self.collecting = False
+            self.found = self.found or bool(self.text.strip())
 
 
 # --- styles: which cells hold dates -------------------------------------------------
