@@ -93,6 +93,8 @@ class ImportState(BaseModel):
     mode: Literal[IMPORT_MODES]
     on_existing: Literal[ON_EXISTING]
     has_header: bool
+    title_rows: int = Field(description="Rows of a title above the header (\"Staff list, March 2026\"), "
+                                        "skipped: detected when has_header is true or left out.")
     mapping: list[str] | None
     progress: ImportProgress
     counts: ImportCounts

@@ -133,6 +133,20 @@ def test_a_headerless_file_with_a_mapping_and_a_file_past_2_mb(token_for, api, p
     assert wait_until_finished(api, token, response.headers["Location"])["counts"]["inserted"] == 100
 
 
+def test_a_title_above_the_header_is_skipped_and_reported(token_for, api, worker):
+    token = token_for("hr")
+    titled = csv_bytes([["Staff list, March 2026"], HEADER, ["T1", "Ada", "Lovelace", "t1@example.com"]])
+    response = upload(api, token, titled)
+    assert response.status_code == 202, response.text
+    state = wait_until_finished(api, token, response.headers["Location"])
+    assert (state["title_rows"], state["counts"]["rows_read"], state["counts"]["inserted"]) == (1, 1, 1)
+
+    # The program says there is no header: nothing is skipped, every row is data.
+    response = upload(api, token, titled, mapping="employee_id,first_name,last_name,email", has_header="false")
+    state = wait_until_finished(api, token, response.headers["Location"])
+    assert (state["title_rows"], state["counts"]["rows_read"], state["counts"]["invalid"]) == (0, 3, 2)
+
+
 def test_columns_that_cannot_be_matched_are_422_with_the_columns_and_nothing_kept(token_for, api, pg, uploads_left):
     token = token_for("hr")
     unknown = csv_bytes([["employee_id", "first_name", "last_name", "Kostenstelle"], ["E1", "Ada", "Lovelace", "7"]])

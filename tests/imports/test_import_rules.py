@@ -5,8 +5,8 @@ from datetime import datetime
 
 from openpyxl import Workbook
 
-from .conftest import csv_bytes, run_upload, upload
-from ..helpers import employee
+from .conftest import csv_bytes, run_upload, upload, wait_for_import
+from ..helpers import csrf_token, employee
 
 HEADER = ["employee_id", "first_name", "last_name", "email", "department", "hire_date"]
 
@@ -225,3 +225,49 @@ def test_hr_staff_can_choose_to_update_existing_records(login, pg, worker):
                       (import_id,)).fetchone() == ("hr-user",)
     page = hr.get(f"/imports/{import_id}").text
     assert "updates that record" in page and 'id="count-updated">1<' in page
+
+
+def test_a_title_above_the_header_is_skipped_and_said(login, pg, worker):
+    """Other HR systems' exports start with a title ("Staff list, March
+    2026", a line of who exported it, a blank line) above the header: the
+    file still goes straight through, from the header on, and every page
+    that shows the import says the title rows were skipped."""
+    hr = login("hr")
+    rows = [["Staff list, March 2026"], [], ["Exported 2026-03-01 by OrangeHRM", ""], HEADER,
+            *people(3), ["E000009", "", "Nameless", "n@example.com", "Sales", "2024-01-02"]]
+    import_id, result = run_upload(hr, pg, csv_bytes(rows), "orangehrm.csv")
+    assert counts(result) == (4, 3, 0, 1), result
+    assert list(rejections(pg, import_id)) == [8]  # the file's own row number, blank line included
+    assert "first 2 rows are a title above its header: they are skipped" in hr.get(f"/imports/{import_id}").text
+    rejected = hr.get(f"/imports/{import_id}/rejected.csv").content.decode("utf-8-sig")
+    assert next(csv.reader(io.StringIO(rejected))) == HEADER + ["row", "error"]  # ready to fix and upload again
+
+    workbook = Workbook()
+    workbook.active.append(["Headcount export"])
+    workbook.active.append(HEADER)
+    workbook.active.append(["E000100", "Grace", "Hopper", "grace@example.com", "Sales", datetime(2020, 5, 17)])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    import_id, result = run_upload(hr, pg, buffer.getvalue(), "export.xlsx")
+    assert counts(result) == (1, 1, 0, 0), result
+    assert "first row is a title above its header: it is skipped" in hr.get(f"/imports/{import_id}").text
+
+
+def test_a_title_above_a_header_with_unknown_columns_is_skipped_on_the_mapping_page(login, pg, worker):
+    hr = login("hr")
+    rows = [["Staff list"], ["Staff ID", "Name", "Mail", "Desk"],
+            ["S1", "Ada Lovelace", "ada@example.com", "3.14"]]
+    response = upload(hr, csv_bytes(rows), "desks.csv")
+    assert response.status_code == 303 and response.headers["Location"].endswith("/mapping")
+    page = hr.get(response.headers["Location"]).text
+    assert "first row is a title above its header: it is skipped" in page
+    assert "Staff ID" in page and "Desk" in page and "ada@example.com" in page
+    # Confirmed with the desk ignored, it starts from the header too.
+    import_id = int(response.headers["Location"].split("/")[-2])
+    confirmed = hr.post(response.headers["Location"], data={
+        "csrf_token": csrf_token(page), "has_header": "y", "action": "start",
+        "column-0": "employee_id", "column-1": "full_name", "column-2": "email", "column-3": "ignore"})
+    assert confirmed.status_code == 303, confirmed.text[:300]
+    assert counts(wait_for_import(pg, import_id)) == (1, 1, 0, 0)
+    assert pg.execute("SELECT first_name, last_name FROM employees WHERE employee_id = 'S1'").fetchone() \
+        == ("Ada", "Lovelace")

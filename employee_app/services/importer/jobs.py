@@ -101,6 +101,8 @@ def _create_import(path: str, stream, filename: str, *, mode: str, on_existing: 
     sample = _sample(path, detected)
     if not sample:
         raise FileRefused("The file is empty: there are no rows to import.")
+    titles = mappings.title_rows(sample) if has_header is not False else 0
+    sample = sample[titles:]
 
     first_row = sample[0]
     if has_header is None:
@@ -117,7 +119,7 @@ def _create_import(path: str, stream, filename: str, *, mode: str, on_existing: 
         user_id=user.id if user else None, filename=filename,
         stored_path=path, file_size=size, file_sha256=sha256, file_format=detected.kind,
         encoding=detected.encoding, delimiter=detected.delimiter, mode=mode, on_existing=on_existing,
-        has_header=has_header, mapping=mapping, status="mapping",
+        has_header=has_header, title_rows=titles, mapping=mapping, status="mapping",
         total_rows_estimate=_estimate_rows(path, detected, size, sample),
         request_id=request_ids.current(),
     )
@@ -155,6 +157,11 @@ def _sample(path: str, file_format: FileFormat) -> list[list[str]]:
     return rows
 
 
+def _sample_after_title(job: ImportJob) -> list[list[str]]:
+    """The file's first records from its header (or first data row) on."""
+    return _sample(job.stored_path, file_format(job))[job.title_rows:]
+
+
 def _estimate_rows(path: str, file_format: FileFormat, size: int, sample: list[list[str]]) -> int | None:
     """How many records the file holds, for the progress bar: a hint only."""
     if len(sample) < SAMPLE_ROWS:
@@ -179,7 +186,7 @@ def preview(job: ImportJob, has_header: bool | None = None, chosen: list[str] | 
     """The file's columns for the mapping page, with the first row as a
     header or not (has_header; the job's own setting by default) and the
     fields chosen so far (the job's mapping by default)."""
-    rows = _sample(job.stored_path, file_format(job))
+    rows = _sample_after_title(job)
     has_header = job.has_header if has_header is None else has_header
     chosen = _fitted(chosen if chosen is not None else job.mapping or [], rows)
     body = rows[1:] if has_header else rows
@@ -220,7 +227,7 @@ def confirm_mapping(job: ImportJob, mapping: list[str], has_header: bool) -> Non
     problems = mappings.mapping_problems(mapping)
     if problems:
         raise InvalidInput({"mapping": " ".join(problems)})
-    rows = _sample(job.stored_path, file_format(job))
+    rows = _sample_after_title(job)
     job.mapping, job.has_header = _fitted(mapping, rows), has_header
     key = _mapping_key(rows, has_header)
     remembered = db.session.get(ColumnMapping, key) or ColumnMapping(header_key=key)
@@ -409,6 +416,7 @@ def _run(job: ImportJob, run_id: str | None, side: psycopg.Connection, url: str,
     actor = db.session.get(User, job.user_id) if job.user_id else None
     import_id, mode = job.id, job.mode
     settings = Settings(import_id=import_id, mode=mode, mapping=job.mapping, has_header=job.has_header,
+                        title_rows=job.title_rows,
                         file_format=file_format(job), path=job.stored_path,
                         actor_id=actor.id if actor else None, actor_name=actor.username if actor else None,
                         resume_row=job.resume_row if mode == "valid_rows" else 0, on_existing=job.on_existing,

@@ -114,7 +114,32 @@ def unmatched(target: str, header: str, has_values: bool) -> bool:
 
 def looks_like_header(first_row: list[str]) -> bool:
     """A first row is a header if any of its cells names a known field."""
-    return any(ALIASES.get(normalize_header(cell)) not in (None, IGNORE) for cell in first_row)
+    return _named_fields(first_row) > 0
+
+
+def _named_fields(row: list[str]) -> int:
+    return sum(ALIASES.get(normalize_header(cell)) not in (None, IGNORE) for cell in row)
+
+
+# Rows above a header that can be its title: "Staff list, March 2026",
+# "Exported 2026-03-01 by OrangeHRM", a blank line between (blank lines are
+# never records).
+MAX_TITLE_ROWS = 5
+TITLE_CELLS = 2  # a title row fills at most this many cells
+
+
+def title_rows(sample: list[list[str]]) -> int:
+    """How many rows above the header are its title: 0 unless the first
+    rows each fill at most TITLE_CELLS cells, and the row after them names
+    at least two fields (one named field could be a person called "Name")."""
+    if not sample or looks_like_header(sample[0]):
+        return 0
+    for index in range(1, min(MAX_TITLE_ROWS, len(sample) - 1) + 1):
+        if sum(1 for cell in sample[index - 1] if cell.strip()) > TITLE_CELLS:
+            return 0
+        if _named_fields(sample[index]) >= 2:
+            return index
+    return 0
 
 
 def suggest_mapping(first_row: list[str], sample: list[list[str]], has_header: bool) -> list[str]:

@@ -110,6 +110,7 @@ class Settings:
     resume_row: int = 0
     filename: str = ""
     on_existing: str = "skip"  # or "update": a row whose ID exists updates that record (admins)
+    title_rows: int = 0  # rows of a title above the header, skipped
 
 
 @dataclass
@@ -252,10 +253,11 @@ class ImportRunner:
         return batch
 
     def _data_rows(self):
-        """The file's records after its header (the first non-blank record,
-        when it has one) and after the rows a previous run committed."""
+        """The file's records after its title and header (the first
+        non-blank records, when it has them) and after the rows a previous
+        run committed."""
         records = read_records(self.settings.path, self.settings.file_format)
-        if self.settings.has_header:
+        for _ in range(self.settings.title_rows + (1 if self.settings.has_header else 0)):
             next(records, None)
         resume_row = self.settings.resume_row
         if not resume_row:
