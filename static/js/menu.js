@@ -2,9 +2,29 @@
 // opens and closes it (CSS hides the menu while the button says
 // aria-expanded="false", on narrow screens only). Without this script the
 // button stays hidden and the menu is always shown.
+// The account menu (a <details>: it opens and closes without a script) also
+// closes on Escape, the keyboard back on its name, and when the keyboard
+// leaves it (a click elsewhere closes it already: Pico's dropdown).
 (function () {
   "use strict";
-  function init() {
+  function initAccountMenu() {
+    var account = document.querySelector("details.account-menu");
+    if (!account) { return; }
+    account.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && account.open) {
+        account.open = false;
+        account.querySelector("summary").focus();
+        event.stopPropagation();  // the folded menu stays open
+      }
+    });
+    account.addEventListener("focusout", function (event) {
+      if (account.open && event.relatedTarget && !account.contains(event.relatedTarget)) {
+        account.open = false;
+      }
+    });
+  }
+
+  function initMenu() {
     var button = document.querySelector("[data-menu-button]");
     var menu = button && document.getElementById(button.getAttribute("aria-controls"));
     if (!menu) { return; }
@@ -25,6 +45,11 @@
         button.focus();
       }
     });
+  }
+
+  function init() {
+    initAccountMenu();
+    initMenu();
   }
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", init);

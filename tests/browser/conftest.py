@@ -30,10 +30,11 @@ def browser():
 
 
 @contextmanager
-def watched_page(browser, base_url: str):
+def watched_page(browser, base_url: str, **context_options):
     """A page in a browser context of its own (its own cookies, as one person
-    has); any script error or CSP violation on it fails the test."""
-    context = browser.new_context(base_url=base_url)
+    has); any script error or CSP violation on it fails the test.
+    context_options go to new_context (java_script_enabled=False ...)."""
+    context = browser.new_context(base_url=base_url, **context_options)
     page = context.new_page()
     page.set_default_timeout(10_000)
     errors = []

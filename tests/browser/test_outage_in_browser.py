@@ -5,6 +5,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .test_edit_conflict_in_browser import log_in
+from .test_menu_in_browser import account_menu
 
 pytestmark = pytest.mark.browser
 
@@ -27,4 +28,5 @@ def test_the_unavailable_page_in_a_browser_and_the_way_back(page, make_user, pos
     response = page.reload()
     assert response.status == 200
     expect(page.get_by_role("heading", name="Employees")).to_be_visible()
+    account_menu(page).click()  # the menu is back
     expect(page.get_by_role("button", name="Log out")).to_be_visible()

@@ -98,7 +98,7 @@ def test_no_page_scrolls_sideways_on_a_phone(page, make_user, staff, live_server
     page.get_by_role("button", name="Menu").click()
     for link in page.locator("#main-menu a").all():
         reachable.add(link.get_attribute("href"))
-    assert reachable == {"/employees", "/employees/new", "/imports", "/admin/audit", "/admin/users",
+    assert reachable == {"/", "/employees", "/employees/new", "/imports", "/admin/audit", "/admin/users",
                          "/account/password", "/account/tokens", "/departments", "/jobs", "/reports"}
     record = "/employees/LONG-ID-0000000000000000000001"
     pages = sorted(reachable) + ["/employees?q=wolfe", "/employees?q=nobody", "/imports/new", record,

@@ -5,6 +5,7 @@ import requests
 from playwright.sync_api import expect
 
 from .test_edit_conflict_in_browser import log_in
+from .test_menu_in_browser import account_menu
 
 pytestmark = pytest.mark.browser
 
@@ -12,6 +13,7 @@ pytestmark = pytest.mark.browser
 def test_create_use_and_revoke_a_token_in_the_browser(page, make_user, live_server):
     make_user("tomas", "hr")
     log_in(page, "tomas", "/")
+    account_menu(page).click()
     page.get_by_role("link", name="API tokens").click()
     page.get_by_label("Token name").fill("payroll <sync>")
     page.get_by_role("button", name="Create token").click()

@@ -8,6 +8,8 @@ The answer of that check is kept in Valkey for a few seconds
 (services/session_cache.py): the tests below that move a session back in
 time in PostgreSQL let the kept answers expire too (time_passes)."""
 import hashlib
+import re
+from html import unescape
 
 import pytest
 from sqlalchemy import event
@@ -18,6 +20,7 @@ from employee_app.services import users
 from ..helpers import PASSWORD, HttpClient, csrf_token
 
 NEW_PASSWORD = "purple elephant dances"
+LOG_OUT_FORM = re.compile(r'action="/logout"[^>]*>\s*<input type="hidden" name="csrf_token" value="([^"]+)"')
 
 
 def saved_cookie(client: HttpClient) -> str:
@@ -205,7 +208,7 @@ def test_a_new_role_counts_from_the_next_request(login, pg):
     assert admin.submit(f"/admin/users/{rosa_id}", {"role": "viewer"},
                         action=f"/admin/users/{rosa_id}/role").status_code == 303
     assert [other.get("/admin/users").status_code for _ in range(6)] == [403] * 6
-    assert "rosa (viewer)" in other.get("/employees").text
+    assert '<span class="account-role">Read only</span>' in other.get("/employees").text  # the account menu
 
 
 def test_with_valkey_stopped_sessions_are_checked_in_postgresql(login, live_server, pg, valkey_server):
@@ -310,6 +313,18 @@ def test_a_login_page_whose_session_ended_asks_again_instead_of_form_expired(liv
     answer = browser.post("/login?next=/imports", {"csrf_token": token, "username": "tess", "password": PASSWORD})
     assert answer.status_code == 303 and answer.headers["Location"] == "/login?next=/imports"
     assert "The login page had expired: log in again." in browser.get(answer.headers["Location"]).text
+
+
+def test_each_session_gets_its_own_log_out_form_on_the_same_page(login):
+    """The menu is kept per role, user and page (fragments.py); the account
+    menu's Log out form, with its session's CSRF token, is not kept with it:
+    two sessions of one account on one page each log out with their own."""
+    first, second = login("hr", "sam"), login("hr", "sam")
+    tokens = [LOG_OUT_FORM.search(client.get("/employees").text).group(1) for client in (first, second)]
+    assert tokens[0] != tokens[1]
+    for client, token in zip((first, second), tokens):
+        assert client.post("/logout", {"csrf_token": unescape(token)}).status_code == 303
+        assert client.get("/employees").status_code == 302  # this session ended
 
 
 def test_log_out_twice_and_a_form_sent_after_logging_out_elsewhere_say_what_happened(login, live_server):
