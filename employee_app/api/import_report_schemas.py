@@ -93,8 +93,9 @@ class ImportState(BaseModel):
     mode: Literal[IMPORT_MODES]
     on_existing: Literal[ON_EXISTING]
     has_header: bool
-    title_rows: int = Field(description="Rows of a title above the header (\"Staff list, March 2026\"), "
-                                        "skipped: detected when has_header is true or left out.")
+    header_row: int = Field(description="The file's row where its header is, when rows of a title above it "
+                                        "(\"Staff list, March 2026\") are skipped (detected unless has_header "
+                                        "is false); 0 when there is no title.")
     mapping: list[str] | None
     progress: ImportProgress
     counts: ImportCounts

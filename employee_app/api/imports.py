@@ -62,7 +62,7 @@ def state_of(job: ImportJob) -> ImportState:
     return ImportState.model_validate({
         "id": job.id, "url": import_url(job), "state": job.status, "finished": report.finished,
         "filename": job.filename, "file_size": job.file_size, "mode": job.mode, "on_existing": job.on_existing,
-        "has_header": job.has_header, "title_rows": job.title_rows, "mapping": job.mapping,
+        "has_header": job.has_header, "header_row": job.header_row, "mapping": job.mapping,
         "progress": {"rows_read": job.rows_read, "rows_expected": job.total_rows_estimate,
                      "percent": report.percent},
         "counts": {"rows_read": job.rows_read, "inserted": job.inserted, "updated": job.updated,

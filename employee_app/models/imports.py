@@ -1,7 +1,7 @@
 from datetime import datetime
 
 from sqlalchemy import (ARRAY, BigInteger, Boolean, CheckConstraint, DateTime, ForeignKey, Index,
-                        Integer, SmallInteger, String, Text, func)
+                        Integer, String, Text, func)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -33,8 +33,9 @@ class ImportJob(db.Model):
     mode: Mapped[str] = mapped_column(String(16))
     on_existing: Mapped[str] = mapped_column(String(8), server_default="skip")
     has_header: Mapped[bool] = mapped_column(Boolean, server_default="true")
-    # Rows of a title above the header ("Staff list, March 2026"), skipped.
-    title_rows: Mapped[int] = mapped_column(SmallInteger, server_default="0")
+    # The file's row (as rejected rows number them) where its header is, when
+    # rows of a title above it ("Staff list, March 2026") are skipped; 0: none.
+    header_row: Mapped[int] = mapped_column(BigInteger, server_default="0")
     # The file's columns (in order) mapped to employee fields or "ignore".
     mapping: Mapped[list | None] = mapped_column(JSONB)
     status: Mapped[str] = mapped_column(String(16))

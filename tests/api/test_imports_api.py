@@ -139,12 +139,12 @@ def test_a_title_above_the_header_is_skipped_and_reported(token_for, api, worker
     response = upload(api, token, titled)
     assert response.status_code == 202, response.text
     state = wait_until_finished(api, token, response.headers["Location"])
-    assert (state["title_rows"], state["counts"]["rows_read"], state["counts"]["inserted"]) == (1, 1, 1)
+    assert (state["header_row"], state["counts"]["rows_read"], state["counts"]["inserted"]) == (2, 1, 1)
 
     # The program says there is no header: nothing is skipped, every row is data.
     response = upload(api, token, titled, mapping="employee_id,first_name,last_name,email", has_header="false")
     state = wait_until_finished(api, token, response.headers["Location"])
-    assert (state["title_rows"], state["counts"]["rows_read"], state["counts"]["invalid"]) == (0, 3, 2)
+    assert (state["header_row"], state["counts"]["rows_read"], state["counts"]["invalid"]) == (0, 3, 2)
 
 
 def test_columns_that_cannot_be_matched_are_422_with_the_columns_and_nothing_kept(token_for, api, pg, uploads_left):

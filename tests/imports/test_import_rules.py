@@ -238,7 +238,8 @@ def test_a_title_above_the_header_is_skipped_and_said(login, pg, worker):
     import_id, result = run_upload(hr, pg, csv_bytes(rows), "orangehrm.csv")
     assert counts(result) == (4, 3, 0, 1), result
     assert list(rejections(pg, import_id)) == [8]  # the file's own row number, blank line included
-    assert "first 2 rows are a title above its header: they are skipped" in hr.get(f"/imports/{import_id}").text
+    assert "The header is on row 4: the rows above it are a title, and are skipped" \
+        in hr.get(f"/imports/{import_id}").text
     rejected = hr.get(f"/imports/{import_id}/rejected.csv").content.decode("utf-8-sig")
     assert next(csv.reader(io.StringIO(rejected))) == HEADER + ["row", "error"]  # ready to fix and upload again
 
@@ -250,7 +251,7 @@ def test_a_title_above_the_header_is_skipped_and_said(login, pg, worker):
     workbook.save(buffer)
     import_id, result = run_upload(hr, pg, buffer.getvalue(), "export.xlsx")
     assert counts(result) == (1, 1, 0, 0), result
-    assert "first row is a title above its header: it is skipped" in hr.get(f"/imports/{import_id}").text
+    assert "The header is on row 2: the rows above it are a title" in hr.get(f"/imports/{import_id}").text
 
 
 def test_a_title_above_a_header_with_unknown_columns_is_skipped_on_the_mapping_page(login, pg, worker):
@@ -260,7 +261,7 @@ def test_a_title_above_a_header_with_unknown_columns_is_skipped_on_the_mapping_p
     response = upload(hr, csv_bytes(rows), "desks.csv")
     assert response.status_code == 303 and response.headers["Location"].endswith("/mapping")
     page = hr.get(response.headers["Location"]).text
-    assert "first row is a title above its header: it is skipped" in page
+    assert "The header is on row 2: the rows above it are a title" in page
     assert "Staff ID" in page and "Desk" in page and "ada@example.com" in page
     # Confirmed with the desk ignored, it starts from the header too.
     import_id = int(response.headers["Location"].split("/")[-2])

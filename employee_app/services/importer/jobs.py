@@ -98,11 +98,12 @@ def _create_import(path: str, stream, filename: str, *, mode: str, on_existing: 
                    queue: bool, has_header: bool | None, hold: bool) -> ImportJob:
     size, sha256 = save_stream(stream, path, current_app.config["MAX_IMPORT_BYTES"])
     detected = detect_format(path)
-    sample = _sample(path, detected)
-    if not sample:
+    numbered = _numbered_sample(path, detected)
+    if not numbered:
         raise FileRefused("The file is empty: there are no rows to import.")
-    titles = mappings.title_rows(sample) if has_header is not False else 0
-    sample = sample[titles:]
+    titles = mappings.title_rows([cells for _, cells in numbered]) if has_header is not False else 0
+    header_row = numbered[titles][0] if titles else 0
+    sample = [cells for _, cells in numbered[titles:]]
 
     first_row = sample[0]
     if has_header is None:
@@ -119,8 +120,8 @@ def _create_import(path: str, stream, filename: str, *, mode: str, on_existing: 
         user_id=user.id if user else None, filename=filename,
         stored_path=path, file_size=size, file_sha256=sha256, file_format=detected.kind,
         encoding=detected.encoding, delimiter=detected.delimiter, mode=mode, on_existing=on_existing,
-        has_header=has_header, title_rows=titles, mapping=mapping, status="mapping",
-        total_rows_estimate=_estimate_rows(path, detected, size, sample),
+        has_header=has_header, header_row=header_row, mapping=mapping, status="mapping",
+        total_rows_estimate=_estimate_rows(path, detected, size, [cells for _, cells in numbered]),
         request_id=request_ids.current(),
     )
     db.session.add(job)
@@ -137,16 +138,22 @@ def _create_import(path: str, stream, filename: str, *, mode: str, on_existing: 
     return job
 
 
-def _sample(path: str, file_format: FileFormat) -> list[list[str]]:
-    """The file's first records. A record past a size limit among them
-    refuses the file (413), before anything else is done with it."""
+def _sample(path: str, file_format: FileFormat, from_row: int = 0) -> list[list[str]]:
+    """The cells of the file's first records, from row from_row on."""
+    return [cells for number, cells in _numbered_sample(path, file_format) if number >= from_row]
+
+
+def _numbered_sample(path: str, file_format: FileFormat) -> list[tuple[int, list[str]]]:
+    """The file's first records with their row numbers. A record past a
+    size limit among them refuses the file (413), before anything else is
+    done with it."""
     rows = []
     try:
         for number, cells, problem in read_records(path, file_format):
             if problem:
                 raise FileRefused(f"{problem} The file is refused: remove what is not employee data and "
                                   "upload it again.", 413)
-            rows.append(cells)
+            rows.append((number, cells))
             if len(rows) >= SAMPLE_ROWS:
                 break
     except FileRefused:
@@ -159,7 +166,7 @@ def _sample(path: str, file_format: FileFormat) -> list[list[str]]:
 
 def _sample_after_title(job: ImportJob) -> list[list[str]]:
     """The file's first records from its header (or first data row) on."""
-    return _sample(job.stored_path, file_format(job))[job.title_rows:]
+    return _sample(job.stored_path, file_format(job), job.header_row)
 
 
 def _estimate_rows(path: str, file_format: FileFormat, size: int, sample: list[list[str]]) -> int | None:
@@ -416,7 +423,7 @@ def _run(job: ImportJob, run_id: str | None, side: psycopg.Connection, url: str,
     actor = db.session.get(User, job.user_id) if job.user_id else None
     import_id, mode = job.id, job.mode
     settings = Settings(import_id=import_id, mode=mode, mapping=job.mapping, has_header=job.has_header,
-                        title_rows=job.title_rows,
+                        header_row=job.header_row,
                         file_format=file_format(job), path=job.stored_path,
                         actor_id=actor.id if actor else None, actor_name=actor.username if actor else None,
                         resume_row=job.resume_row if mode == "valid_rows" else 0, on_existing=job.on_existing,

@@ -25,6 +25,7 @@ by import #N, row R" with its first values from them (services/audit.py).
 An update by an import writes an entry per record with old and new values.
 """
 import contextvars
+import itertools
 import gc
 import json
 import logging
@@ -110,7 +111,7 @@ class Settings:
     resume_row: int = 0
     filename: str = ""
     on_existing: str = "skip"  # or "update": a row whose ID exists updates that record (admins)
-    title_rows: int = 0  # rows of a title above the header, skipped
+    header_row: int = 0  # the row of the header when a title above it is skipped
 
 
 @dataclass
@@ -257,7 +258,9 @@ class ImportRunner:
         non-blank records, when it has them) and after the rows a previous
         run committed."""
         records = read_records(self.settings.path, self.settings.file_format)
-        for _ in range(self.settings.title_rows + (1 if self.settings.has_header else 0)):
+        if self.settings.header_row:  # the rows of a title above it
+            records = itertools.dropwhile(lambda record: record[0] < self.settings.header_row, records)
+        if self.settings.has_header:
             next(records, None)
         resume_row = self.settings.resume_row
         if not resume_row:

@@ -1,5 +1,4 @@
 """What an import did, in words and CSV; the employee export in the import's columns."""
-import itertools
 import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -250,8 +249,9 @@ def _original_header(job: ImportJob) -> list[str]:
     """The file's header row, or, for a file without one, the mapped field
     names (so the rejected rows can be uploaded again without mapping)."""
     if job.has_header and os.path.exists(job.stored_path):  # a cancelled import's file is deleted
-        for _, cells, _ in itertools.islice(read_records(job.stored_path, file_format(job)), job.title_rows, None):
-            return cells
+        for number, cells, _ in read_records(job.stored_path, file_format(job)):
+            if number >= job.header_row:  # past a title above it
+                return cells
     return [target if target != IGNORE else f"column_{i + 1}" for i, target in enumerate(job.mapping or [])]
 
 
