@@ -15,10 +15,12 @@ STYLES = (f'<styleSheet xmlns="{MAIN}"><numFmts count="1"><numFmt numFmtId="164"
           '<xf numFmtId="0"/><xf numFmtId="14"/><xf numFmtId="164"/></cellXfs></styleSheet>')
 
 
-def write_workbook(path, sheet_data, *, shared_strings="", dimension="", date1904=0, workbook=None, prolog=""):
+def write_workbook(path, sheet_data, *, shared_strings="", dimension="", date1904=0, workbook=None, prolog="",
+                   after_data=""):
     """An .xlsx written by hand, so that its parts say exactly what a test
     needs. sheet_data is the XML inside <sheetData>: a str, or an iterable
-    of bytes streamed into the ZIP."""
+    of bytes streamed into the ZIP; after_data the XML after it (such as
+    <mergeCells>)."""
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         archive.writestr("xl/workbook.xml", workbook or WORKBOOK.format(date1904=date1904))
         archive.writestr("xl/_rels/workbook.xml.rels", WORKBOOK_RELS)
@@ -28,5 +30,5 @@ def write_workbook(path, sheet_data, *, shared_strings="", dimension="", date190
             sheet.write(f'{prolog}<worksheet xmlns="{MAIN}">{dimension}<sheetData>'.encode())
             for piece in [sheet_data.encode()] if isinstance(sheet_data, str) else sheet_data:
                 sheet.write(piece)
-            sheet.write(b"</sheetData></worksheet>")
+            sheet.write(f"</sheetData>{after_data}</worksheet>".encode())
     return str(path)

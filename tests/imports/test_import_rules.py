@@ -243,14 +243,21 @@ def test_a_title_above_the_header_is_skipped_and_said(login, pg, worker):
     rejected = hr.get(f"/imports/{import_id}/rejected.csv").content.decode("utf-8-sig")
     assert next(csv.reader(io.StringIO(rejected))) == HEADER + ["row", "error"]  # ready to fix and upload again
 
+    # A workbook's title merged across the columns, and a department merged down beside its people.
     workbook = Workbook()
     workbook.active.append(["Headcount export"])
     workbook.active.append(HEADER)
-    workbook.active.append(["E000100", "Grace", "Hopper", "grace@example.com", "Sales", datetime(2020, 5, 17)])
+    workbook.active.append(["E000100", "Grace", "Hopper", "grace@example.com", "Finance", datetime(2020, 5, 17)])
+    workbook.active.append(["E000101", "Alan", "Turing", "alan@example.com", None, datetime(2021, 6, 23)])
+    workbook.active.merge_cells("A1:F1")
+    workbook.active.merge_cells("E3:E4")
     buffer = io.BytesIO()
     workbook.save(buffer)
     import_id, result = run_upload(hr, pg, buffer.getvalue(), "export.xlsx")
-    assert counts(result) == (1, 1, 0, 0), result
+    assert counts(result) == (2, 2, 0, 0), result
+    assert pg.execute("SELECT e.employee_id, d.name FROM employees e JOIN departments d ON d.id = e.department_id"
+                      " WHERE e.employee_id LIKE 'E0001%' ORDER BY 1").fetchall() \
+        == [("E000100", "Finance"), ("E000101", "Finance")]
     assert "The header is on row 2: the rows above it are a title" in hr.get(f"/imports/{import_id}").text
 
 

@@ -269,6 +269,55 @@ def test_an_empty_first_sheet_is_passed_over_for_the_first_with_values(tmp_path)
     assert list(read_records(path, XLSX)) == []
 
 
+def test_a_department_merged_down_beside_its_people_is_each_ones(tmp_path):
+    """Excel keeps a merged range's value in its first cell only; a person
+    reads it on every row of the range. Rows without values of their own
+    stay blank, and a title merged across columns stays one cell."""
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.append(["Staff list, March 2026"])
+    sheet.append(["employee_id", "last_name", "department", "email"])
+    sheet.append(["E1", "Lovelace", "Engineering", "ada@example.com"])
+    sheet.append(["E2", "Hopper", None, "grace@example.com"])
+    sheet.append(["E3", "Turing", None, None])
+    sheet.append(["E4", "Johnson", "Sales", "kj@example.com"])
+    sheet.append(["E5", "Noether", None, "en@example.com"])
+    sheet.merge_cells("A1:D1")
+    sheet.merge_cells("C3:C5")
+    sheet.merge_cells("C6:C9")  # past the last row with values: rows 7 to 9 stay blank
+    sheet.merge_cells("D4:D5")  # Hopper's e-mail merged down to Turing's row
+    path = str(tmp_path / "merged.xlsx")
+    workbook.save(path)
+    assert list(read_records(path, XLSX)) == [
+        (1, ["Staff list, March 2026"], None),
+        (2, ["employee_id", "last_name", "department", "email"], None),
+        (3, ["E1", "Lovelace", "Engineering", "ada@example.com"], None),
+        (4, ["E2", "Hopper", "Engineering", "grace@example.com"], None),
+        (5, ["E3", "Turing", "Engineering", "grace@example.com"], None),
+        (6, ["E4", "Johnson", "Sales", "kj@example.com"], None),
+        (7, ["E5", "Noether", "Sales", "en@example.com"], None),
+    ]
+
+
+def test_hostile_merged_ranges_are_read_in_bounded_time_and_memory(tmp_path):
+    """A <mergeCell> split between two reads of the part, with a prefix,
+    reversed, past Excel's rows or MAX_COLUMNS, and 100,000 of them."""
+    rows = "".join(f'<row r="{n}"><c r="A{n}" t="inlineStr"><is><t>E{n}</t></is></c>'
+                   + ('<c r="B1" t="inlineStr"><is><t>Sales</t></is></c>' if n == 1 else "") + "</row>"
+                   for n in range(1, 5))
+    head = f'<worksheet xmlns="{MAIN}"><sheetData>{rows}</sheetData><mergeCells>'
+    split = '<x:mergeCell xmlns:x="{MAIN}" ref="B1:B3"/>'.replace("{MAIN}", MAIN)
+    padding = "<!--" + "p" * (xlsx.FEED_BYTES - len(head.encode()) - 10 - 7) + "-->"  # the tag spans the boundary
+    merges = ("<mergeCells>" + padding + split + '<mergeCell ref="A4:A2"/><mergeCell ref="GZ1:GZ4"/><mergeCell ref="ZZZ1:ZZZ9"/>'
+              + "".join(f'<mergeCell ref="C{n}:C{n + 1}"/>' for n in range(10, 100_010)) + "</mergeCells>")
+    path = write_workbook(tmp_path / "merges.xlsx", rows, after_data=merges)
+    assert (len(head) + len(padding)) < xlsx.FEED_BYTES < (len(head) + len(padding) + len(split))
+    started = time.perf_counter()
+    assert list(read_records(path, XLSX)) == [(1, ["E1", "Sales"], None), (2, ["E2", "Sales"], None),
+                                              (3, ["E3", "Sales"], None), (4, ["E4"], None)]
+    assert time.perf_counter() - started < 5
+
+
 def test_a_300_mb_cell_is_refused_as_a_zip_bomb_and_read_in_bounded_memory(tmp_path):
     chunk = b"a" * (1024 * 1024)
     path = write_workbook(tmp_path / "bomb.xlsx", [b'<row r="1"><c r="A1" t="inlineStr"><is><t>',

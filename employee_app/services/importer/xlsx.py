@@ -11,6 +11,7 @@ records. Cells are placed by their own reference: the sheet's <dimension>
 is never trusted (estimate_rows() takes it as a hint for the progress bar).
 """
 import posixpath
+import re
 import zipfile
 import zlib
 from array import array
@@ -36,6 +37,10 @@ MAX_XML_TOKEN_BYTES = 1024 * 1024
 # Visible worksheets looked into for the first with a value: a list is on
 # one of the first few, not behind hundreds of empty ones.
 MAX_SHEETS_TRIED = 20
+# Merged ranges filled down (_merged_down): Excel allows 65,530 in a sheet.
+MAX_MERGED_RANGES = 65_536
+MERGE_CELL_RE = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?mergeCell\b[^>]*?\bref\s*=\s*["\']([A-Z]{1,3})(\d{1,7}):([A-Z]{1,3})(\d{1,7})["\']')
+MERGE_TAIL_BYTES = 1024  # what a <mergeCell> split between two reads can have in the first
 # Excel's own limits: rows in a sheet, and cell formats in a workbook.
 EXCEL_MAX_ROWS = 1_048_576
 EXCEL_MAX_STYLES = 65_536
@@ -419,6 +424,47 @@ class _SharedStringsReader(_PartReader):
 
 # --- the sheet --------------------------------------------------------------------------
 
+def _merged_down(archive: zipfile.ZipFile, part: str) -> dict[int, list[tuple[int, int]]]:
+    """The sheet's merged ranges over more than one row, as first row ->
+    [(column from 0, last row)]: a department merged down beside the people
+    in it is theirs, though only its first cell holds it. They come after
+    the rows (<mergeCells>), so the part is read once before, as bytes: a
+    search, no XML parsing. Ranges within one row (a title across columns)
+    are left as they are."""
+    ranges: dict[int, list[tuple[int, int]]] = {}
+    found, tail = 0, b""
+    try:
+        with archive.open(part) as stream:
+            while piece := stream.read(FEED_BYTES):
+                text = tail + piece
+                end = 0
+                if b"mergeCell" not in text:  # most of a sheet: its rows (a search in C, fast)
+                    tail = text[-MERGE_TAIL_BYTES:]
+                    continue
+                for match in MERGE_CELL_RE.finditer(text):
+                    end = match.end()
+                    first_column, first_row, last_column, last_row = match.groups()
+                    first, last = int(first_row), int(last_row)
+                    column = _column_number(first_column.decode())
+                    if first < last and column < MAX_COLUMNS:
+                        ranges.setdefault(first, []).append((column, last))
+                        found += 1
+                        if found >= MAX_MERGED_RANGES:
+                            return ranges
+                tail = text[max(end, len(text) - MERGE_TAIL_BYTES):]
+    except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+        raise _broken(f"{part}: {error}") from None
+    return ranges
+
+
+def _column_number(letters: str) -> int:
+    """The column (from 0) of upper-case letters: "A" -> 0, "AB" -> 27."""
+    index = 0
+    for letter in letters:
+        index = index * 26 + ord(letter) - ord("A") + 1
+    return index - 1
+
+
 def read_records(path: str) -> Iterator[tuple[int, list[str], str | None]]:
     """(row number, cells, problem) for each non-blank row of the first
     worksheet, as files.read_records describes."""
@@ -432,7 +478,8 @@ def read_records(path: str) -> Iterator[tuple[int, list[str], str | None]]:
         styles = _Styles()
         if parts.styles:
             _parse_whole(styles, archive, parts.styles)
-        sheet = _SheetReader(strings, styles, MAC_EPOCH if parts.date1904 else WINDOWS_EPOCH)
+        sheet = _SheetReader(strings, styles, MAC_EPOCH if parts.date1904 else WINDOWS_EPOCH,
+                             _merged_down(archive, parts.sheet))
         for _ in sheet.parse(archive, parts.sheet):
             yield from sheet.records
             sheet.records.clear()
@@ -442,10 +489,15 @@ class _SheetReader(_PartReader):
     """A worksheet's <row> elements as records, made while the XML streams
     by. A row keeps at most MAX_COLUMNS cells: a value further right makes it
     a problem row (the rest only counted), as does a cell cut at
-    MAX_CELL_CHARS. Empty cells are left out, so a row ends at its last value."""
+    MAX_CELL_CHARS. Empty cells are left out, so a row ends at its last value.
+    A cell merged down (merged: _merged_down) is filled with its range's
+    value in each row of the range that has values of its own."""
 
-    def __init__(self, strings: _SharedStrings, styles: _Styles, epoch: datetime):
+    def __init__(self, strings: _SharedStrings, styles: _Styles, epoch: datetime,
+                 merged: dict[int, list[tuple[int, int]]] | None = None):
         super().__init__()
+        self.merged = merged or {}
+        self.filling: list[tuple[int, int, str]] = []  # (column, last row, value) of the ranges open
         self.strings = strings
         self.dates = styles.dates
         self.durations = styles.durations
@@ -507,10 +559,7 @@ class _SheetReader(_PartReader):
         letters = reference.rstrip(DIGITS) if reference else ""
         if not (0 < len(letters) <= 3 and letters.isascii() and letters.isalpha() and letters.isupper()):
             return self.column + 1
-        index = 0
-        for letter in letters:
-            index = index * 26 + ord(letter) - ord("A") + 1
-        return index - 1
+        return _column_number(letters)
 
     def _end_cell(self) -> None:
         text, column, cells = self.text, self.column, self.cells
@@ -583,8 +632,27 @@ class _SheetReader(_PartReader):
         elif any(map(str.strip, cells)):
             problem = None
         else:
-            return  # a blank row
-        self.records.append((number, cells, problem))
+            problem = ""  # a blank row
+        if self.merged or self.filling:
+            self._fill_merged(number, cells, blank=problem == "")
+        if problem != "":
+            self.records.append((number, cells, problem))
+
+    def _fill_merged(self, number: int, cells: list[str], blank: bool) -> None:
+        """The ranges merged down that start on this row take its values;
+        those it is inside give theirs to its empty cells (not to a blank
+        row: merged cells alone do not make a person)."""
+        filling = [entry for entry in self.filling if entry[1] >= number]
+        if not blank:
+            for column, _, value in filling:
+                if column >= len(cells):
+                    cells.extend([""] * (column + 1 - len(cells)))
+                if not cells[column].strip():
+                    cells[column] = value
+        for column, last in self.merged.pop(number, ()):
+            if column < len(cells) and cells[column].strip():
+                filling.append((column, last, cells[column]))
+        self.filling = filling
 
 
 def _iso_date_text(text: str) -> str:
