@@ -1,8 +1,10 @@
 """What HR staff's files really look like, and every row accounted for."""
 import csv
 import io
+import zipfile
 from datetime import datetime
 
+import pytest
 from openpyxl import Workbook
 
 from .conftest import csv_bytes, run_upload, upload, wait_for_import
@@ -97,6 +99,34 @@ def test_files_that_cannot_be_imported_are_refused_with_a_reason(login, pg):
         assert message in response.text, name
     too_large = upload(hr, b"employee_id\n" + b"E1\n" * (7 * 1024 * 1024), "huge.csv")  # 21 MB > 20 MB
     assert too_large.status_code == 413 and "larger than the limit of 20 MB" in too_large.text
+    assert pg.execute("SELECT count(*) FROM imports").fetchone()[0] == 0
+
+
+def _zip(parts: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in parts.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("content, name, says", [
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, "staff.xls", "Excel 97-2003 workbook (.xls)"),
+    ("employee_id\tfirst_name\nE1\tAda\n".encode("utf-16"), "staff.txt", "UTF-16 text"),
+    (b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\nemployee_id,first_name\n", "staff.pdf", "PDF document"),
+    (b"{\\rtf1\\ansi employee_id}", "staff.rtf", "Word (RTF) document"),
+    (b"\xef\xbb\xbf  <!DOCTYPE html><html><table><tr><td>employee_id</td></tr></table>", "staff.xls", "web page"),
+    (b"<table><tr><td>E1</td></tr></table>", "export.xls", "web page"),
+    (b'<?xml version="1.0"?><Workbook xmlns="urn:schemas-microsoft-com:office:spreadsheet"/>', "x.xml", "XML"),
+    (_zip({"mimetype": "application/vnd.oasis.opendocument.spreadsheet", "content.xml": "<x/>"}), "staff.ods",
+     "OpenDocument file (.ods"),
+    (_zip({"word/document.xml": "<x/>"}), "staff.docx", "Word document (.docx)"),
+    (_zip({"notes.txt": "hello"}), "staff.zip", "ZIP file but not an Excel workbook"),
+], ids=["xls", "utf16", "pdf", "rtf", "html", "html-table", "xml", "ods", "docx", "zip"])
+def test_other_kinds_of_file_are_refused_saying_what_they_are_and_what_to_do(login, pg, content, name, says):
+    response = upload(login("hr"), content, name)
+    assert response.status_code == 400
+    assert says in response.text
     assert pg.execute("SELECT count(*) FROM imports").fetchone()[0] == 0
 
 

@@ -93,15 +93,46 @@ def detect_format(path: str) -> FileFormat:
 
         xlsx.check_archive(path)
         return FileFormat("xlsx")
-    # Binary: control bytes all through (a picture, a UTF-16 text), or an old
-    # .xls. A stray NUL in a text file is a bad cell: its row alone is rejected.
+    known = _other_kind(head)
+    if known:
+        raise FileRefused(known)
+    # Binary: control bytes all through (a picture). A stray NUL in a text
+    # file is a bad cell: its row alone is rejected.
     controls = len(head) - len(head.translate(None, CONTROL_BYTES))
-    if controls > len(head) // BINARY_CONTROL_SHARE or head.startswith(b"\xd0\xcf\x11\xe0"):
+    if controls > len(head) // BINARY_CONTROL_SHARE:
         raise FileRefused("This looks like a binary file, not CSV text. "
                           "Save it from your spreadsheet as CSV (UTF-8) or as .xlsx.")
     encoding = _csv_encoding(path)
     text = head.decode(encoding, errors="replace")
     return FileFormat("csv", encoding, _sniff_delimiter(text))
+
+
+# Files people upload for a staff list that are none (by their first bytes),
+# and what to do instead.
+SAVE_AS = "Open it in your spreadsheet and save it as .xlsx (Excel Workbook) or CSV (UTF-8), then upload that."
+OTHER_KINDS = (
+    ((b"\xd0\xcf\x11\xe0",), "This is an Excel 97-2003 workbook (.xls) or another old Office file, which "
+                              "cannot be read here. " + SAVE_AS),
+    ((b"\xff\xfe", b"\xfe\xff"), "This is UTF-16 text (what Excel saves as \"Unicode Text\"), which cannot be "
+                                 "read here. " + SAVE_AS),
+    ((b"%PDF-",), "This is a PDF document, not a spreadsheet: its table cannot be read. Export the list from "
+                  "where it was made as CSV or .xlsx."),
+    ((b"{\\rtf",), "This is a Word (RTF) document, not a spreadsheet. " + SAVE_AS),
+)
+HTML_STARTS = (b"<!doctype html", b"<html", b"<table", b"<?xml")
+
+
+def _other_kind(head: bytes) -> str | None:
+    """Why the file is none of what can be imported, when its first bytes
+    say what it is; None otherwise. A web page saved as ".xls" (as some web
+    apps export "Excel") would be read as one column of HTML."""
+    for starts, message in OTHER_KINDS:
+        if head.startswith(starts):
+            return message
+    if head.lstrip(b" \t\r\n\xef\xbb\xbf")[:20].lower().startswith(HTML_STARTS):
+        return "This is a web page or XML (saved with a spreadsheet's name, as some programs export \"Excel\"), " \
+               "not CSV or .xlsx. " + SAVE_AS
+    return None
 
 
 def _csv_encoding(path: str) -> str:

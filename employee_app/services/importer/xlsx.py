@@ -24,7 +24,7 @@ from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format, is_timedelt
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import MAC_EPOCH, WINDOWS_EPOCH, from_excel, from_ISO8601
 
-from .files import (MAX_CELL_CHARS, MAX_COLUMNS, XLSX_MAX_PARTS, XLSX_MAX_RATIO, XLSX_MAX_UNCOMPRESSED_BYTES,
+from .files import (MAX_CELL_CHARS, MAX_COLUMNS, SAVE_AS, XLSX_MAX_PARTS, XLSX_MAX_RATIO, XLSX_MAX_UNCOMPRESSED_BYTES,
                     XLSX_RATIO_MIN_BYTES, FileRefused)
 
 FEED_BYTES = 64 * 1024
@@ -94,9 +94,22 @@ def _open_archive(path: str) -> zipfile.ZipFile:
     except (zipfile.BadZipFile, OSError, ValueError):
         raise FileRefused("This is a ZIP file but not an Excel workbook (.xlsx).") from None
     if "xl/workbook.xml" not in archive.NameToInfo:
+        names = archive.NameToInfo
         archive.close()
-        raise FileRefused("This is a ZIP file but not an Excel workbook (.xlsx).")
+        raise FileRefused(_not_a_workbook(names))
     return archive
+
+
+def _not_a_workbook(names) -> str:
+    """What a ZIP that is not an .xlsx is, by its parts, and what to do."""
+    if "content.xml" in names and "mimetype" in names:
+        return "This is an OpenDocument file (.ods, from LibreOffice or Google Sheets), not .xlsx. " + SAVE_AS
+    if "word/document.xml" in names:
+        return "This is a Word document (.docx), not a spreadsheet. Put the list in a spreadsheet and save it " \
+               "as .xlsx or CSV."
+    if "ppt/presentation.xml" in names:
+        return "This is a PowerPoint presentation (.pptx), not a spreadsheet."
+    return "This is a ZIP file but not an Excel workbook (.xlsx). " + SAVE_AS
 
 
 def _check_member(member: zipfile.ZipInfo) -> None:
