@@ -10,7 +10,7 @@ from ..query_params import accepts, choice_arg, cursor_arg, int_arg, text_arg
 from ..security import login_required, role_required
 from ..services import audit, employees, lists, text_rules
 from ..services.employee_rules import (FIELD_NAMES, clean_employee, employee_id_problem, normalize_employee_id,
-                                       shown)
+                                       past_last_day, shown)
 from ..services.errors import DuplicateError, InvalidInput
 from ..services.pagination import BIGINT_MAX, INTEGER_MAX
 from . import bp, list_rows
@@ -22,7 +22,7 @@ HISTORY_PER_PAGE = 50
 MAX_TYPED_ID = 64  # longer than any ID (32): cutting a longer one never makes a real one
 
 
-LIST_FILTERS = ("q", "department", "status")
+LIST_FILTERS = ("q", "department", "status", "attention")
 # Everything that says which list page a person is on: carried to a record's
 # page and back to the same list page (list_state).
 LIST_STATE = (*LIST_FILTERS, "sort", "dir", "cursor", "start")
@@ -33,7 +33,8 @@ def list_filters() -> dict:
     reads the same)."""
     return {"q": text_arg("q", employees.MAX_SEARCH_LENGTH),
             "department_id": int_arg("department", 1, INTEGER_MAX, "a department number"),
-            "status": choice_arg("status", STATUSES)}
+            "status": choice_arg("status", STATUSES),
+            "attention": choice_arg("attention", employees.ATTENTIONS)}
 
 
 def list_state() -> dict:
@@ -153,7 +154,13 @@ def show(employee_id: str):
     history, older = audit.employee_history(employee.id, before=before, limit=HISTORY_PER_PAGE)
     return render_template("employees/show.html", employee=employee, history=history, older=older,
                            may_edit=_may_open(edit), may_delete=_may_open(delete),
-                           back_to_list=url_for(".index", **list_state()))
+                           past_last_day=_past_last_day(employee), back_to_list=url_for(".index", **list_state()))
+
+
+def _past_last_day(employee):
+    """The employee if still active or on leave after the termination date
+    (its pages then say what to do: employees/_past_last_day.html), else None."""
+    return employee if past_last_day(employee.status, employee.termination_date) else None
 
 
 def _may_open(view) -> bool:
@@ -176,7 +183,7 @@ def edit(employee_id: str):
             return _not_found(employee_id)
         employee, mark = found
         form = EditEmployeeForm(data={**audit.snapshot(employee), **_state_data(employee, mark)})
-        return _edit_page(form, employee_id)
+        return _edit_page(form, employee_id, past_last_day=_past_last_day(employee))
 
     form = EditEmployeeForm()
     if not form.validate_on_submit():  # CSRF is checked before the view; this is belt and braces
@@ -207,9 +214,11 @@ def edit(employee_id: str):
     return redirect(url_for(".show", employee_id=employee.employee_id), 303)
 
 
-def _edit_page(form, employee_id: str, status: int = 200):
+def _edit_page(form, employee_id: str, status: int = 200, past_last_day=None):
+    """past_last_day: the record opened, if still active or on leave after
+    its termination date (after a refused save its Status field says so)."""
     return render_template("employees/edit.html", form=form, employee_id=normalize_employee_id(employee_id),
-                           may_delete=_may_open(delete), **_suggestions()), status
+                           may_delete=_may_open(delete), past_last_day=past_last_day, **_suggestions()), status
 
 
 def _conflict_page(conflict, typed: dict) -> str:

@@ -7,7 +7,7 @@ from flask_login import current_user
 from .. import charts
 from ..query_params import accepts, date_arg, int_arg
 from ..security import login_required
-from ..services import audit, reports
+from ..services import audit, employees, reports
 from ..services.employee_rules import EARLIEST_DATE, latest_date
 from ..services.importer.reports import recent_imports
 from . import bp, home_bp
@@ -51,8 +51,12 @@ def dashboard():
     imports = recent_imports(RECENT_IMPORTS) if current_user.has_role("admin", "hr") else []
     changes = audit.list_entries(audit.AuditQuery(per_page=RECENT_CHANGES)).rows \
         if current_user.has_role("admin") else []
+    # Not kept with the figures: it changes as days pass, and the notice must
+    # go as soon as they are corrected. A count of a small partial index.
+    past_last_day = employees.count_past_last_day(board.today) if board.anyone else None
     return render_template("home.html", board=board, chart=charts.headcount_chart(board.headcount),
-                           imports=imports, changes=changes)
+                           imports=imports, changes=changes,
+                           past_last_day=past_last_day if past_last_day and past_last_day[0] else None)
 
 
 @bp.route("")

@@ -235,14 +235,24 @@ def _whole_record(clean: dict, errors: dict[str, str]) -> dict:
     return clean
 
 
-def _status_against_termination(clean: dict) -> str | None:
+def past_last_day(status: str | None, last_day: date | None, today: date | None = None) -> bool:
     """Someone still active (or on leave) after their last day: the list and
     the reports would disagree (the headcount goes by the termination date,
     the list by the status). The last day itself still counts as employed.
-    Terminated without a date stays allowed: files of former staff often
-    have none, and the headcount report names them as not counted."""
+
+    A record is refused in this state, but one can reach it unedited: a
+    termination date typed ahead for someone who gave notice passes. The
+    list finds these (services/employees.past_last_day_condition, the same
+    rule in SQL), the home page counts them, their page says what to do."""
+    return status != "terminated" and last_day is not None and last_day < (today or date.today())
+
+
+def _status_against_termination(clean: dict) -> str | None:
+    """past_last_day, said at the Status field. Terminated without a date
+    stays allowed: files of former staff often have none, and the headcount
+    report names them as not counted."""
     last_day = clean["termination_date"]
-    if clean["status"] == "terminated" or last_day is None or last_day >= date.today():
+    if not past_last_day(clean["status"], last_day):
         return None
     status = clean["status"].replace("_", " ")
     return (f"Status is {status}, but the termination date {last_day} has passed: "

@@ -16,7 +16,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from .. import metrics
 from ..extensions import db
 from ..models import STATUSES, AuditEntry, Department, Employee, Job, User
-from ..models.employee import HIRE_DATE_OR_EARLIEST, HIRE_DATE_OR_LATEST, NATURAL_ID_KEY
+from ..models.employee import (HIRE_DATE_OR_EARLIEST, HIRE_DATE_OR_LATEST, LAST_DAY_UNLESS_TERMINATED,
+                               NATURAL_ID_KEY)
 from ..valkey_store import ValkeyUnavailable, get_store
 from . import audit, db_errors, duplicate_guard, lists, short_cache
 from .employee_rules import EMPLOYEE_ID_RE, clean_employee, clean_one_field, normalize_email, normalize_employee_id
@@ -474,7 +475,8 @@ def _sort_labels(columns) -> list:
 
 # The SQL of the list's plain pages (no search) by their shape, compiled once:
 # (sort, its direction, the direction read, a department filter, a status
-# filter, a cursor) -> (SQL, the statement's own constant parameters).
+# filter, the attention filter, a cursor) -> (SQL, the statement's own
+# constant parameters).
 _plain_sql: dict[tuple, tuple[str, dict]] = {}
 
 
@@ -490,7 +492,7 @@ def _plain_rows(query: "EmployeeQuery", descending: bool, after: list | None, li
     repeats a GET whose connection was lost)."""
     columns = query.sort_key
     shape = (query.sort, query.descending, descending, query.department_id is not None,
-             query.status is not None, after is not None)
+             query.status is not None, query.attention, after is not None)
     compiled = _plain_sql.get(shape)
     if compiled is None:
         conditions = []
@@ -498,6 +500,8 @@ def _plain_rows(query: "EmployeeQuery", descending: bool, after: list | None, li
             conditions.append(Employee.department_id == bindparam("department_id", type_=Integer))
         if query.status is not None:
             conditions.append(Employee.status == bindparam("status", type_=String))
+        if query.attention == PAST_LAST_DAY:
+            conditions.append(past_last_day_condition(bindparam("today", type_=Date)))
         if after is not None:
             key = tuple_(*columns)
             bound = tuple_(*(bindparam(f"after_{i}", type_=c.type) for i, c in enumerate(columns)))
@@ -509,9 +513,16 @@ def _plain_rows(query: "EmployeeQuery", descending: bool, after: list | None, li
         compiled = _plain_sql[shape] = (str(sql), dict(sql.params))
     sql, params = compiled
     params = {**params, "limit": limit, "department_id": query.department_id, "status": query.status,
-              **{f"after_{i}": value for i, value in enumerate(after or ())}}
+              "today": query.today, **{f"after_{i}": value for i, value in enumerate(after or ())}}
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         return connection.exec_driver_sql(sql, params).all()
+
+
+# The list's "needs attention" filters (?attention=...): records that someone
+# has to correct. past_last_day: still active or on leave after the
+# termination date (employee_rules.past_last_day).
+PAST_LAST_DAY = "past_last_day"
+ATTENTIONS = (PAST_LAST_DAY,)
 
 
 @dataclass
@@ -519,11 +530,13 @@ class EmployeeQuery:
     q: str = ""
     department_id: int | None = None
     status: str | None = None
+    attention: str | None = None  # one of ATTENTIONS
     sort: str = "name"
     descending: bool = False
     cursor: str | None = None  # an encoded Cursor from a previous page
     start: int | None = None  # the position of the cursor's page in the list, as its link says
     per_page: int = 50
+    today: date = field(default_factory=date.today)  # what past_last_day compares with
 
     def __post_init__(self):
         self.q = (self.q or "").strip()[:MAX_SEARCH_LENGTH]
@@ -531,10 +544,12 @@ class EmployeeQuery:
             self.sort = "name"
         if self.status not in STATUSES:
             self.status = None
+        if self.attention not in ATTENTIONS:
+            self.attention = None
 
     @property
     def filtered(self) -> bool:
-        return bool(self.q or self.department_id or self.status)
+        return bool(self.q or self.department_id or self.status or self.attention)
 
     @property
     def sort_key(self) -> tuple:
@@ -629,13 +644,33 @@ def _search_condition(q: str):
     return or_(Employee.search_text.like(f"%{_literal(q)}%"), and_(*each_word))
 
 
+def past_last_day_condition(today):
+    """employee_rules.past_last_day in SQL: active or on leave, and the
+    termination date before `today` (a date, or a bound parameter), read
+    from ix_employees_past_last_day (models/employee.py)."""
+    return LAST_DAY_UNLESS_TERMINATED < today
+
+
 def _filters(query: EmployeeQuery) -> list:
     conditions = []
     if query.department_id:
         conditions.append(Employee.department_id == query.department_id)
     if query.status:
         conditions.append(Employee.status == query.status)
+    if query.attention == PAST_LAST_DAY:
+        conditions.append(past_last_day_condition(query.today))
     return conditions
+
+
+@retry_transient
+def count_past_last_day(today: date) -> tuple[int, bool]:
+    """How many records are still active or on leave after their termination
+    date, for the home page: (count, is_capped), counted up to
+    FILTER_COUNT_CAP in one statement, a range of ix_employees_past_last_day
+    (its statistics lead the planner there: no SET enable_seqscan first)."""
+    capped = select(Employee.id).where(past_last_day_condition(today)).limit(FILTER_COUNT_CAP + 1).subquery()
+    count = _read(select(func.count()).select_from(capped)).scalar_one()
+    return min(count, FILTER_COUNT_CAP), count > FILTER_COUNT_CAP
 
 
 @retry_transient
@@ -845,8 +880,8 @@ def _capped_count(conditions: list, cap: int) -> int:
 def _estimated_rows(conditions: list) -> int:
     """The planner's estimate of the rows matching the filters (from the
     column statistics ANALYZE keeps), without reading them. The filters'
-    values are a status from STATUSES and a department number, so they are
-    written into the EXPLAIN as literals."""
+    values are a status from STATUSES, a department number and a date, so
+    they are written into the EXPLAIN as literals."""
     statement = select(Employee.id).where(*conditions).compile(
         dialect=db.session.get_bind().dialect, compile_kwargs={"literal_binds": True})
     plan = _read(text(f"EXPLAIN (FORMAT JSON) {statement}")).scalar_one()

@@ -5,7 +5,7 @@ import pytest
 
 from employee_app.services.employee_rules import (
     clean_employee, employee_id_problem, latest_date, normalize_list_name, normalize_email,
-    normalize_employee_id,
+    normalize_employee_id, past_last_day,
 )
 from employee_app.services.errors import InvalidInput
 from employee_app.services.pagination import Cursor, decode_cursor, encode_cursor
@@ -87,6 +87,17 @@ def test_a_last_day_today_or_later_and_a_terminated_record_with_or_without_a_dat
         clean = clean_employee({"employee_id": "E1", "first_name": "A", "last_name": "B", "status": status,
                                 "termination_date": last_day.isoformat() if last_day else ""})
         assert (clean["status"], clean["termination_date"]) == (status, last_day)
+
+
+def test_past_the_last_day_is_the_day_after_it_for_anyone_not_terminated():
+    """The rule the list's filter and the record's page share with the check above."""
+    day = date(2026, 3, 31)
+    assert past_last_day("active", day, today=date(2026, 4, 1))
+    assert past_last_day("on_leave", day, today=date(2026, 4, 1))
+    assert not past_last_day("active", day, today=day)  # the last day still counts as employed
+    assert not past_last_day("active", day, today=date(2026, 3, 1))  # notice given
+    assert not past_last_day("terminated", day, today=date(2026, 4, 1))
+    assert not past_last_day("active", None, today=date(2026, 4, 1))
 
 
 def test_non_latin_names_are_kept():
