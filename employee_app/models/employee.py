@@ -180,7 +180,7 @@ Index("ix_employees_hire_date_desc", HIRE_DATE_OR_EARLIEST.desc(), Employee.id.d
 # The termination date of someone not terminated; NULL for everyone else.
 # Before today it marks a record still active or on leave after its last day
 # (services/employee_rules.past_last_day), which the list can filter on and
-# the home page counts. Migration 0016 indexes exactly this expression, only
+# the home page counts. Migration 0017 indexes exactly this expression, only
 # where it is not NULL (those who gave notice, and those past their last
 # day: a few rows), and keeps statistics on it (CREATE STATISTICS): the
 # planner then knows that few rows match. From the status and the date

@@ -143,7 +143,7 @@ def test_the_filter_counts_and_pages_through_every_one_once(login, many):
 
 
 def test_the_list_reads_the_partial_index_not_the_whole_table(app, pg, many):
-    """The list's condition is the expression migration 0016 indexes, with
+    """The list's condition is the expression migration 0017 indexes, with
     statistics: the planner reads the few rows from that index rather than
     walking the name index through every employee (which it would, misled
     by the status and the date taken apart)."""
@@ -310,7 +310,7 @@ def test_the_first_attention_value_is_the_one_read(login, records):
 
 # --- the migration ---------------------------------------------------------------------
 
-def test_migration_0016_downgrades_and_upgrades(app, pg, records):
+def test_migration_0017_downgrades_and_upgrades(app, pg, records):
     """Its downgrade and upgrade run alone, as `flask db downgrade` and
     `flask db upgrade` would, and leave the index and its statistics."""
     from alembic.migration import MigrationContext
@@ -318,8 +318,8 @@ def test_migration_0016_downgrades_and_upgrades(app, pg, records):
 
     from employee_app.extensions import db
 
-    spec = importlib.util.spec_from_file_location("migration_0016", ROOT / "migrations" / "versions" /
-                                                  "0016_past_last_day.py")
+    spec = importlib.util.spec_from_file_location("migration_0017", ROOT / "migrations" / "versions" /
+                                                  "0017_past_last_day.py")
     migration = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(migration)
 

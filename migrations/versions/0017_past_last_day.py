@@ -1,7 +1,7 @@
 """find the records still active or on leave after their termination date
 
-Revision ID: 0016_past_last_day
-Revises: 0015_natural_id_without_regex
+Revision ID: 0017_past_last_day
+Revises: 0016_import_header_row
 Create Date: 2026-11-28 10:00:00.000000
 
 A termination date typed ahead for someone who gave notice is allowed; once
@@ -27,8 +27,8 @@ read from PostgreSQL).
 """
 from alembic import op
 
-revision = '0016_past_last_day'
-down_revision = '0015_natural_id_without_regex'
+revision = '0017_past_last_day'
+down_revision = '0016_import_header_row'
 branch_labels = None
 depends_on = None
 
