@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..models import EMPLOYMENT_TYPES, STATUSES
 from ..query_params import UNTYPED_RE
-from ..services.employees import MAX_SEARCH_LENGTH, SORTS
+from ..services.employees import ATTENTIONS, MAX_SEARCH_LENGTH, SORTS
 from ..services.pagination import INTEGER_MAX
 
 MAX_PAGE_SIZE = 1000
@@ -26,6 +26,9 @@ class EmployeeListQuery(BaseModel):
     q: str = Field("", max_length=1000, description="Text in the ID, names or e-mail; several words each match, in any order.")
     department: int | None = Field(None, ge=1, le=INTEGER_MAX, description="A department's id.")
     status: Literal[STATUSES] | None = None
+    attention: Literal[ATTENTIONS] | None = Field(None, description=(
+        "past_last_day: only the records still active or on leave after their termination date "
+        "(to be set to terminated, or the date corrected), as the list page's filter."))
     sort: Literal[tuple(SORTS)] = "name"
     dir: Literal["asc", "desc"] = "asc"
     limit: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)

@@ -161,7 +161,8 @@ def _employee_urls():
 def employees_list():
     """The employee list: search, filters and sort as on the list page, keyset-paged."""
     args: schemas.EmployeeListQuery = request.context.query
-    query = employees.EmployeeQuery(q=args.q, department_id=args.department, status=args.status, sort=args.sort,
+    query = employees.EmployeeQuery(q=args.q, department_id=args.department, status=args.status,
+                                    attention=args.attention, sort=args.sort,
                                     descending=args.dir == "desc", cursor=args.cursor, per_page=args.limit)
     if args.cursor and not employees.cursor_fits(query):
         return json_problem(422, "The request has invalid values.",
