@@ -51,6 +51,7 @@ class ListedEmployee(BaseModel):
     job_title: str | None
     hire_date: date | None
     status: str
+    termination_date: date | None
     url: str
 
 

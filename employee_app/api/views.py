@@ -179,7 +179,8 @@ def employees_list():
     return schemas.EmployeeList.model_validate({
         "employees": [{"employee_id": row.employee_id, "first_name": row.first_name, "last_name": row.last_name,
                        "email": row.email, "department": row.department_name, "job_title": row.job_title,
-                       "hire_date": row.hire_date, "status": row.status, "url": url_of(row.employee_id)}
+                       "hire_date": row.hire_date, "status": row.status, "termination_date": row.termination_date,
+                       "url": url_of(row.employee_id)}
                       for row in page.rows],
         "total": page.total,
         "total_is_estimate": page.total_is_estimate,

@@ -11,8 +11,11 @@ results and keeps everything else on the page; the markup is the one its
 loops wrote.
 """
 import re
+from datetime import date
 
 from markupsafe import Markup
+
+from ..services.employee_rules import past_last_day
 
 
 def escape(value) -> str:
@@ -37,11 +40,18 @@ def _badge(status: str) -> str:
                                   f'{escape(status.replace("_", " "))}</span>')
 
 
+# Beside the status of someone still active or on leave after the last day
+# (employee_rules.past_last_day): the list would otherwise call them employed.
+PAST_LAST_DAY_BADGE = ' <span class="badge past-last-day" title="The termination date has passed: set the status ' \
+                      'to Terminated, or correct the date">after last day</span>'
+
+
 def render(rows, *, selectable: bool) -> tuple[Markup, Markup]:
     """(the table's <tr>s, the cards' <li>s) for rows of (href, employee),
     employee a services.employees.ListedEmployee. selectable: a checkbox per
     row for the bulk form (admins)."""
     table, cards = [], []
+    today = date.today()
     for href, employee in rows:
         texts = (href, employee.employee_id, employee.last_name, employee.first_name, employee.email or "",
                  employee.department_name or "", employee.job_title or "")
@@ -52,6 +62,8 @@ def render(rows, *, selectable: bool) -> tuple[Markup, Markup]:
         local, at, domain = email.partition("@")  # escaping leaves "@" as it is
         hire_date = employee.hire_date.isoformat() if employee.hire_date else ""
         badge = _badge(employee.status)
+        if employee.termination_date is not None and past_last_day(employee.status, employee.termination_date, today):
+            badge += PAST_LAST_DAY_BADGE
         checkbox = (f'<td><input type="checkbox" name="ids" value="{employee_id}" form="bulk-form" '
                     f'aria-label="Select {employee_id}" data-select-row></td>') if selectable else ""
         table.append(

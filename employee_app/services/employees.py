@@ -571,11 +571,12 @@ class ListedEmployee(NamedTuple):
     job_title: str | None
     hire_date: date | None
     status: str
+    termination_date: date | None  # with the status: still active after the last day? (list_rows)
 
 
 LIST_COLUMNS = (Employee.id, Employee.employee_id, Employee.first_name, Employee.last_name, Employee.email,
                 Department.name.label("department_name"), Job.name.label("job_title"), Employee.hire_date,
-                Employee.status)
+                Employee.status, Employee.termination_date)
 
 
 def _listed(*sort_labels):

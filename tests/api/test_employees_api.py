@@ -65,7 +65,7 @@ def test_the_records_past_their_last_day_as_the_list_page_filters_them(token_for
         pg.execute("INSERT INTO employees (employee_id, first_name, last_name, status, termination_date)"
                    " VALUES (%s, 'Ada', %s, %s, %s)", (employee_id, employee_id, status, last_day))
     body = api("/employees?attention=past_last_day&sort=employee_id", token_for("viewer")).json()
-    assert [row["employee_id"] for row in body["employees"]] == ["P1", "P2"]
+    assert [(row["employee_id"], row["termination_date"]) for row in body["employees"]] == [("P1", past), ("P2", past)]
     assert body["total"] == 2
 
 

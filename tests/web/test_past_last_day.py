@@ -338,3 +338,12 @@ def test_migration_0017_downgrades_and_upgrades(app, pg, records):
         db.session.commit()
     assert pg.execute("SELECT count(*) FROM employees WHERE CASE WHEN status <> 'terminated'"
                       " THEN termination_date END < %s", (date.today(),)).fetchone()[0] == 2
+
+
+def test_the_whole_list_marks_them_beside_their_status(login, records):
+    """Without the filter too, in the table and the cards: the list no
+    longer calls them employed without a word."""
+    page = login("viewer").get("/employees").text
+    marked = re.findall(r'<a href="/employees/(\w+)[^"]*">\w+</a></td>(?:(?!</tr>).)*?after last day', page, re.S)
+    assert sorted(marked) == ["P1", "P2"]
+    assert page.count("after last day</span>") == 4  # each twice: its row and its card
