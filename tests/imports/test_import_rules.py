@@ -309,3 +309,23 @@ def test_a_title_above_a_header_with_unknown_columns_is_skipped_on_the_mapping_p
     assert counts(wait_for_import(pg, import_id)) == (1, 1, 0, 0)
     assert pg.execute("SELECT first_name, last_name FROM employees WHERE employee_id = 'S1'").fetchone() \
         == ("Ada", "Lovelace")
+
+
+def test_departments_and_jobs_named_only_by_skipped_rows_are_not_added(login, pg, worker):
+    """A row skipped as a duplicate adds nothing, not even its department or
+    job to their lists (they showed in the filters and the form's
+    suggestions, and lowered the mean of 'Departments above the mean').
+    E1 is stored behind Valkey's back, as after a restart before its sets
+    are rebuilt: the batch's direct COPY fails on it and the staging
+    table's way decides, after the names were resolved."""
+    pg.execute("INSERT INTO employees (employee_id, first_name, last_name) VALUES ('E000001', 'Ada', 'Before')")
+    rows = [["employee_id", "first_name", "last_name", "department", "job_title"],
+            ["E000001", "Ada", "Again", "Phantom Department", "Phantom Job"],
+            ["E000002", "Grace", "Hopper", "Kept Department", "Kept Job"],
+            ["E000003", "Alan", "Turing", "Kept Department", ""]]
+    _, result = run_upload(login("hr"), pg, csv_bytes(rows))
+    assert counts(result) == (3, 2, 1, 0), result
+    assert pg.execute("SELECT name FROM departments ORDER BY 1").fetchall() == [("Kept Department",)]
+    assert pg.execute("SELECT name FROM jobs ORDER BY 1").fetchall() == [("Kept Job",)]
+    assert pg.execute("SELECT d.name FROM employees e JOIN departments d ON d.id = e.department_id"
+                      " WHERE e.employee_id = 'E000003'").fetchone() == ("Kept Department",)

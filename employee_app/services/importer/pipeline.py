@@ -187,6 +187,12 @@ class ImportRunner:
         # Bumped when entry_ids is cleared (a rollback): lines a batch built
         # with ids from before may name entries that are gone.
         self.entries_epoch = 0
+        # The entries this batch added (id -> lower-cased name), and the names
+        # its stored and updated rows use: an entry no row of it uses (its
+        # rows were duplicates or refused) is taken out again before the
+        # commit (_drop_unused_entries), so that skipped rows add nothing.
+        self.created_entries: dict[str, dict[int, str]] = {kind.table: {} for kind in lists.KINDS}
+        self.updated_entry_names: dict[str, set[str]] = {kind.table: set() for kind in lists.KINDS}
         # Whether the file gives any list entry by its code (most files do not).
         self.codes = any(target in CODE_TARGETS for target in settings.mapping)
         self.store = get_store()
@@ -418,6 +424,7 @@ class ImportRunner:
         updated = 0
         if self.settings.on_existing == "update":
             rejections, updated = self._update_existing(batch, rejections)
+        self._drop_unused_entries(batch, inserted_rows)
 
         counts = Counts(rows_read=len(batch.rows), inserted=len(inserted_rows), updated=updated,
                         duplicates=sum(1 for r in rejections if r.kind == "duplicate"),
@@ -609,9 +616,10 @@ class ImportRunner:
             missing = sorted({name for name in names if name.lower() not in known}, key=str.lower)
             if not missing:
                 continue
-            self.conn.execute(sql.SQL("INSERT INTO {} (name) SELECT unnest(%s::text[])"
-                                      " ON CONFLICT ((lower(name))) DO NOTHING").format(sql.Identifier(kind.table)),
-                              (missing,))
+            created = self.conn.execute(
+                sql.SQL("INSERT INTO {} (name) SELECT unnest(%s::text[]) ON CONFLICT ((lower(name))) DO NOTHING"
+                        " RETURNING id, lower(name)").format(sql.Identifier(kind.table)), (missing,)).fetchall()
+            self.created_entries[kind.table].update(created)
             for entry_id, name in self.conn.execute(
                     sql.SQL("SELECT id, name FROM {} WHERE lower(name) = ANY(%s)").format(sql.Identifier(kind.table)),
                     ([name.lower() for name in missing],)):
@@ -664,6 +672,35 @@ class ImportRunner:
             else:
                 resolved.append(row)
         batch.valid = resolved
+
+    def _drop_unused_entries(self, batch: Batch, inserted_rows: set[int]) -> None:
+        """Take out the departments and jobs this batch added that none of
+        its stored or updated rows uses: named only by rows skipped as
+        duplicates or refused (the staging table's way resolves names before
+        ON CONFLICT decides; a direct COPY that fails leaves them too). No
+        other transaction can use an entry before this one commits."""
+        created = {table: entries for table, entries in self.created_entries.items() if entries}
+        used = self.updated_entry_names
+        self.created_entries = {kind.table: {} for kind in lists.KINDS}
+        self.updated_entry_names = {kind.table: set() for kind in lists.KINDS}
+        if not created:
+            return
+        dropped = False
+        for kind in lists.KINDS:
+            entries = created.get(kind.table)
+            if not entries:
+                continue
+            names = used[kind.table] | {name.lower() for number, values, _ in batch.valid
+                                        if number in inserted_rows and (name := values[kind.field])}
+            unused = [entry_id for entry_id, name in entries.items() if name not in names]
+            if unused:  # checked against employees too: the rule above is this method's, not PostgreSQL's
+                dropped |= bool(self.conn.execute(sql.SQL(
+                    "DELETE FROM {list} WHERE id = ANY(%s) AND NOT EXISTS"
+                    " (SELECT 1 FROM employees WHERE {column} = {list}.id) RETURNING id").format(
+                        list=sql.Identifier(kind.table), column=sql.Identifier(kind.column)),
+                    (unused,)).fetchall())
+        if dropped:
+            self._forget_entries()
 
     def _forget_entries(self) -> None:
         """After a rollback: entries created in it are gone (they are looked up again)."""
@@ -773,6 +810,9 @@ class ImportRunner:
         if not changes:
             return None
         self._resolve_entries([(0, values, None)])
+        for kind in lists.KINDS:
+            if values[kind.field]:
+                self.updated_entry_names[kind.table].add(values[kind.field].lower())
         assignments = sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(c)) for c in COLUMNS)
         self.conn.execute(sql.SQL("UPDATE employees SET {}, version = version + 1, updated_at = now()"
                                   " WHERE id = %s").format(assignments),
