@@ -28,7 +28,8 @@ class EmployeeListQuery(BaseModel):
     status: Literal[STATUSES] | None = None
     attention: Literal[ATTENTIONS] | None = Field(None, description=(
         "past_last_day: only the records still active or on leave after their termination date "
-        "(to be set to terminated, or the date corrected), as the list page's filter."))
+        "(to be set to terminated, or the date corrected); no_hire_date: only those without a hire date "
+        "(no report counts them). As the list page's filters."))
     sort: Literal[tuple(SORTS)] = "name"
     dir: Literal["asc", "desc"] = "asc"
     limit: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)

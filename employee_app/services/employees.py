@@ -502,6 +502,8 @@ def _plain_rows(query: "EmployeeQuery", descending: bool, after: list | None, li
             conditions.append(Employee.status == bindparam("status", type_=String))
         if query.attention == PAST_LAST_DAY:
             conditions.append(past_last_day_condition(bindparam("today", type_=Date)))
+        elif query.attention == NO_HIRE_DATE:
+            conditions.append(Employee.hire_date.is_(None))
         if after is not None:
             key = tuple_(*columns)
             bound = tuple_(*(bindparam(f"after_{i}", type_=c.type) for i, c in enumerate(columns)))
@@ -520,9 +522,12 @@ def _plain_rows(query: "EmployeeQuery", descending: bool, after: list | None, li
 
 # The list's "needs attention" filters (?attention=...): records that someone
 # has to correct. past_last_day: still active or on leave after the
-# termination date (employee_rules.past_last_day).
+# termination date (employee_rules.past_last_day). no_hire_date: no hire
+# date, so no report counts them (nothing says since when they are employed;
+# read from ix_employees_no_hire_date).
 PAST_LAST_DAY = "past_last_day"
-ATTENTIONS = (PAST_LAST_DAY,)
+NO_HIRE_DATE = "no_hire_date"
+ATTENTIONS = (PAST_LAST_DAY, NO_HIRE_DATE)
 
 
 @dataclass
@@ -660,6 +665,8 @@ def _filters(query: EmployeeQuery) -> list:
         conditions.append(Employee.status == query.status)
     if query.attention == PAST_LAST_DAY:
         conditions.append(past_last_day_condition(query.today))
+    elif query.attention == NO_HIRE_DATE:
+        conditions.append(Employee.hire_date.is_(None))
     return conditions
 
 

@@ -470,24 +470,33 @@ class Dashboard:
     today: date
     headcount: Headcount
     quarter_start: date
-    hires_this_quarter: int
-    leavers_this_quarter: int
+    hires_this_quarter: int  # hired on or before today
+    leavers_this_quarter: int  # whose last day was before today (the last day still counts as employed)
+    hires_later: int  # the quarter's hires and leavers still to come: planned, not done
+    leavers_later: int
     anyone: bool  # False in an empty app: nothing stored yet
 
 
+# The quarter's days: those up to today done, the rest planned (a leaver's
+# last day still counts as employed: they have left once it is past).
 QUARTER_SQL = """
-SELECT coalesce(sum(hires), 0) AS hires, coalesce(sum(leavers), 0) AS leavers
-FROM headcount_changes WHERE grain = 'month' AND period >= :start AND period < :end
+SELECT coalesce(sum(hires) FILTER (WHERE period <= :today), 0) AS hires,
+       coalesce(sum(leavers) FILTER (WHERE period < :today), 0) AS leavers,
+       coalesce(sum(hires) FILTER (WHERE period > :today), 0) AS hires_later,
+       coalesce(sum(leavers) FILTER (WHERE period >= :today), 0) AS leavers_later
+FROM headcount_changes WHERE grain = 'day' AND period >= :start AND period < :end
 """
 
 
 def dashboard(today: date) -> Dashboard:
     start = quarter_start(today)
-    hires, leavers = cached(_quarter_changes, start)
+    hires, leavers, hires_later, leavers_later = cached(_quarter_changes, start, today)
     return Dashboard(today=today, headcount=headcount(today), quarter_start=start,
-                     hires_this_quarter=hires, leavers_this_quarter=leavers, anyone=report_state().anyone)
+                     hires_this_quarter=hires, leavers_this_quarter=leavers, hires_later=hires_later,
+                     leavers_later=leavers_later, anyone=report_state().anyone)
 
 
-def _quarter_changes(start: date) -> tuple[int, int]:
-    quarter = db.session.execute(text(QUARTER_SQL), {"start": start, "end": add_months(start, 3)}).one()
-    return quarter.hires, quarter.leavers
+def _quarter_changes(start: date, today: date) -> tuple[int, int, int, int]:
+    quarter = db.session.execute(text(QUARTER_SQL), {"start": start, "end": add_months(start, 3),
+                                                     "today": today}).one()
+    return quarter.hires, quarter.leavers, quarter.hires_later, quarter.leavers_later

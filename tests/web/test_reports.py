@@ -7,7 +7,7 @@ import csv
 import io
 import re
 from collections import Counter, defaultdict
-from datetime import date
+from datetime import date, timedelta
 from html import unescape
 from html.parser import HTMLParser
 
@@ -452,13 +452,42 @@ def test_the_home_page_shows_the_figures_and_what_each_role_may_open(app, login,
     html = page.text
     figures = {name: number(re.search(rf'id="{name}">([^<]+)<', html).group(1))
                for name in ("headcount-total", "hires-quarter", "leavers-quarter")}
-    employed_today = 2 if this_quarter < date.today() else 3  # E2's last day is the quarter's first
-    assert figures == {"headcount-total": employed_today, "hires-quarter": 1, "leavers-quarter": 1}
+    past_first_day = this_quarter < date.today()  # E2's last day is the quarter's first: left once it has passed
+    assert figures == {"headcount-total": 2 if past_first_day else 3, "hires-quarter": 1,
+                       "leavers-quarter": 1 if past_first_day else 0}
     assert {cells[0] for cells in table(html, "headcount")} == {"Engineering", "Legal", "All departments"}
     assert '<svg class="bar-chart"' in html
     shown = {section for section in ("recent-imports", "recent-changes") if f'id="{section}"' in html}
     assert shown == sees
     assert 'href="/reports/hires-by-quarter"' in html and "No employee records yet" not in html
+
+
+def test_the_home_page_tells_done_from_planned_and_says_who_it_leaves_out(login, pg):
+    """The quarter's figures count hires up to today and leavers whose last
+    day has passed; the rest of the quarter's are said apart as planned. The
+    people no figure counts (no hire date, terminated without a date) are
+    said, with a link to those without a hire date."""
+    today = date.today()
+    tomorrow = today + timedelta(days=1)
+    later_this_quarter = (tomorrow.month - 1) // 3 == (today.month - 1) // 3 and tomorrow.year == today.year
+    add(pg, "H1", today)  # hired today: a hire done
+    add(pg, "H2", tomorrow)  # starts tomorrow: planned (or next quarter's)
+    add(pg, "L1", date(2020, 1, 1), terminated=today)  # their last day is today: still employed, leaving
+    add(pg, "N1", None)
+    add(pg, "N2", None, status="on_leave")
+    add(pg, "U1", date(2020, 1, 1), status="terminated")  # no termination date: nothing says when they left
+    html = login("viewer").get("/").text
+    figures = {name: number(found.group(1)) if (found := re.search(rf'id="{name}">([^<]+?)(?: [a-z]|<)', html))
+               else None for name in ("hires-quarter", "hires-later", "leavers-quarter", "leavers-later")}
+    assert figures == {"hires-quarter": 1, "hires-later": 1 if later_this_quarter else None,
+                       "leavers-quarter": 0, "leavers-later": 1}
+    note = " ".join(re.sub(r"<[^>]+>", "", re.search(r'id="not-counted">(.*?)</p>', html, re.S).group(1)).split())
+    assert note.startswith("Not counted in these figures: 2 employees without a hire date")
+    assert "1 terminated without a termination date." in note
+    link = re.search(r'<a href="([^"]+)">2 employees without a hire date</a>', html).group(1)
+    listed = login("hr").get(unescape(link)).text
+    assert sorted(re.findall(r'<td><a href="/employees/(\w+)[?"]', listed)) == ["N1", "N2"]
+    assert "Only employees without a hire date." in listed and "add the hire date" in listed
 
 
 def test_the_home_page_reads_a_handful_of_queries(app, login, pg):
