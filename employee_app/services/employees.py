@@ -409,6 +409,7 @@ def bulk_update(employee_ids: list[str], field_name: str, value: str | None, *,
     found = {employee.employee_id for employee in rows}
     result.missing = [i for i in ids if i not in found] + [repr(i)[1:-1][:40] for i in impossible]
     department: Department | None = None
+    refused: list[str] = []  # each selected record the change cannot apply to, with why
     try:
         for employee in rows:
             before = audit.snapshot(employee)
@@ -418,8 +419,11 @@ def bulk_update(employee_ids: list[str], field_name: str, value: str | None, *,
             try:
                 values = clean_employee(dict(before, **new_values))
             except InvalidInput as error:
-                message = error.errors.get(field_name) or "; ".join(error.errors.values())
-                raise InvalidInput({field_name: f"{employee.employee_id}: {message}"}) from None
+                why = error.errors.get(field_name) or "; ".join(error.errors.values())
+                refused.append(f"{employee.employee_id}: {why}")
+                continue
+            if refused:  # nothing is changed: only the others' problems are still looked for
+                continue
             if field_name == "status":
                 employee.status = values["status"]
                 result.value = values["status"]
@@ -438,11 +442,27 @@ def bulk_update(employee_ids: list[str], field_name: str, value: str | None, *,
             db.session.flush()
             audit.record(employee_pk=employee.id, employee_id=employee.employee_id, action="update",
                          source="bulk", changes=changes, actor=actor)
+        if refused:
+            raise InvalidInput({field_name: _refused_records(refused)})
         db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
     return result
+
+
+# A refused bulk change names this many of the records it cannot apply to.
+REFUSED_SHOWN = 5
+
+
+def _refused_records(refused: list[str]) -> str:
+    """Every record a bulk change cannot apply to, so that all are fixed in
+    one go (up to REFUSED_SHOWN, then how many more)."""
+    listed = " ".join(refused[:REFUSED_SHOWN])
+    more = len(refused) - REFUSED_SHOWN
+    if len(refused) == 1:
+        return listed
+    return f"{len(refused)} of the selected cannot take it. {listed}" + (f" And {more} more." if more > 0 else "")
 
 
 # --- the list page: search, filter, sort, keyset pagination -----------------

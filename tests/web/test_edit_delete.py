@@ -484,6 +484,14 @@ def test_bulk_termination_gives_the_last_day_to_those_without_one_and_refuses_wh
             "or clear the termination date.") in flashed and "Nothing was changed." in flashed
     assert last_days()[1] == ("E2", "terminated", "2025-01-31")
 
+    # Several that cannot take it: all are named at once, to be fixed in one go.
+    flashed = bulk(["E1", "E2", "E3"], "active", today)
+    assert "3 of the selected cannot take it. E1: Status is active, but the termination date 2026-01-15" in flashed
+    assert "E2: Status is active, but the termination date 2025-01-31" in flashed
+    assert "E3: Status is active, but the termination date 2026-01-15" in flashed
+    assert "Nothing was changed." in flashed
+    assert [row[1] for row in last_days()] == ["terminated", "terminated", "terminated"]
+
 
 def test_bulk_without_a_selection_or_with_a_bad_value_is_a_message_on_the_list_and_changes_nothing(admin, pg):
     add(admin, "E1")
