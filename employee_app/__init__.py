@@ -3,7 +3,7 @@ import os
 
 from flask import Flask
 
-from . import connections, form_errors, fragments, observability, query_params, valkey_store
+from . import clock, connections, form_errors, fragments, observability, query_params, valkey_store
 from .config import config_from_env
 from .json_provider import AppJSONProvider
 from .logs import configure_logging
@@ -28,6 +28,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         raise RuntimeError("SECRET_KEY is not set: export a long random value (see README).")
 
+    clock.configure(app.config["APP_TIMEZONE"])
     configure_logging()
     app.jinja_env.add_extension("jinja2.ext.do")
     app.json = AppJSONProvider(app)

@@ -6,7 +6,7 @@ Every setting has a documented default except SECRET_KEY, which must be set
 import os
 import re
 
-from . import valkey_url
+from . import clock, valkey_url
 
 DEFAULT_DATABASE_URL = "postgresql://localhost/employee_app"
 DEFAULT_VALKEY_URL = "valkey://localhost:6379/0"
@@ -59,6 +59,8 @@ def checked_rate_limit(raw: str) -> str:
 def config_from_env(env=os.environ) -> dict:
     return {
         "SECRET_KEY": env.get("SECRET_KEY"),
+        # The company's time zone (clock.py): when "today" turns, how times show.
+        "APP_TIMEZONE": clock.checked_zone(env.get("APP_TIMEZONE", "")),
         "SQLALCHEMY_DATABASE_URI": database_url(env.get("DATABASE_URL", DEFAULT_DATABASE_URL)),
         # hide_parameters: a statement's values (names, e-mails) never appear
         # in an error's text, and so never in a log. No pool_pre_ping (a round

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from spectree.model_adapter.pydantic_adapter import BaseFile
 
+from .. import clock
 from ..models.imports import IMPORT_MODES, IMPORT_STATUSES, ON_EXISTING
 from ..query_params import WHOLE_NUMBER_RE
 from ..services.employee_rules import EARLIEST_DATE, FieldProblem, latest_date, parse_iso_date, shown
@@ -166,7 +167,7 @@ class YearQuery(BaseModel):
 
     @property
     def year_or_this(self) -> int:
-        return self.year or dt.date.today().year
+        return self.year or clock.today().year
 
 
 class HeadcountQuery(BaseModel):

@@ -1,10 +1,9 @@
 """i13-imports: /api/v1/reports/*, the report pages' CSV rows as JSON, from
 the same services/reports.py functions (and their per-generation cache)."""
-from datetime import date
-
 from flask import request, url_for
 from spectree import Response
 
+from .. import clock
 from ..services import reports
 from . import bp, tags
 from .import_report_schemas import (DepartmentsAboveMeanReport, HeadcountQuery, HeadcountReport,
@@ -50,7 +49,7 @@ def report_departments_above_mean():
 @report_route("headcount", HeadcountQuery, HeadcountReport)
 def report_headcount():
     """Who was employed on a date, per department and today's status."""
-    day = request.context.query.date or date.today()
+    day = request.context.query.date or clock.today()
     report = reports.headcount(day)
     return HeadcountReport.model_validate({
         "date": day, "employed": report.total, "undated_leavers": report.undated_leavers,
@@ -63,7 +62,7 @@ def report_headcount():
 @report_route("hires-and-leavers", NoQuery, HiresAndLeaversReport)
 def report_hires_and_leavers():
     """Hires and leavers in each of the last 24 months."""
-    months = reports.hires_and_leavers(date.today())
+    months = reports.hires_and_leavers(clock.today())
     return HiresAndLeaversReport.model_validate({
         "rows": [{"month": row.month.strftime("%Y-%m"), "hires": row.hires, "leavers": row.leavers,
                   "net": row.net} for row in months],

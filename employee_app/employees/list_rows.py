@@ -11,10 +11,10 @@ results and keeps everything else on the page; the markup is the one its
 loops wrote.
 """
 import re
-from datetime import date
 
 from markupsafe import Markup
 
+from .. import clock
 from ..services.employee_rules import past_last_day
 
 
@@ -51,7 +51,7 @@ def render(rows, *, selectable: bool) -> tuple[Markup, Markup]:
     employee a services.employees.ListedEmployee. selectable: a checkbox per
     row for the bulk form (admins)."""
     table, cards = [], []
-    today = date.today()
+    today = clock.today()
     for href, employee in rows:
         texts = (href, employee.employee_id, employee.last_name, employee.first_name, employee.email or "",
                  employee.department_name or "", employee.job_title or "")

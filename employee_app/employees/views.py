@@ -1,10 +1,10 @@
 import re
-from datetime import date
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from markupsafe import Markup
 
+from .. import clock
 from ..models import STATUSES
 from ..query_params import accepts, choice_arg, cursor_arg, int_arg, text_arg
 from ..security import login_required, role_required
@@ -66,7 +66,7 @@ def index():
                                          selectable=bulk_next is not None)
     return render_template("employees/list.html", query=query, page=page, table_rows=table_rows, cards=cards,
                            departments=employees.department_choices(), bulk_next=bulk_next,
-                           bulk_statuses=BULK_STATUS_CHOICES, today=date.today().isoformat())
+                           bulk_statuses=BULK_STATUS_CHOICES, today=clock.today().isoformat())
 
 
 RECORD_ID_MARKER = "RECORD-ID"  # kept as it is by URL quoting

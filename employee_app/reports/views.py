@@ -1,10 +1,8 @@
 """The reports and the home page: read the filters, call services/reports, render."""
-from datetime import date
-
 from flask import Response, abort, render_template
 from flask_login import current_user
 
-from .. import charts
+from .. import charts, clock
 from ..query_params import accepts, date_arg, int_arg
 from ..security import login_required
 from ..services import audit, employees, reports
@@ -30,13 +28,13 @@ def year_arg() -> int:
     """?year=: a year the app can hold a date in; this year when absent."""
     latest = latest_date().year
     return int_arg("year", EARLIEST_DATE.year, latest, f"a year from {EARLIEST_DATE.year} to {latest}") \
-        or date.today().year
+        or clock.today().year
 
 
 def year_choices(year: int) -> list[int]:
     """The year picker's years: those with hires, the one shown, and this
     one (the default, so that it can be picked again from another year)."""
-    return sorted({year, date.today().year, *reports.years_with_hires()}, reverse=True)
+    return sorted({year, clock.today().year, *reports.years_with_hires()}, reverse=True)
 
 
 def csv_download(body: str, filename: str) -> Response:
@@ -47,7 +45,7 @@ def csv_download(body: str, filename: str) -> Response:
 @home_bp.route("/")
 @login_required
 def dashboard():
-    board = reports.dashboard(date.today())
+    board = reports.dashboard(clock.today())
     imports = recent_imports(RECENT_IMPORTS) if current_user.has_role("admin", "hr") else []
     changes = audit.list_entries(audit.AuditQuery(per_page=RECENT_CHANGES)).rows \
         if current_user.has_role("admin") else []
@@ -106,28 +104,28 @@ def departments_above_mean_csv():
 @login_required
 @accepts("date")
 def headcount():
-    report = reports.headcount(date_arg("date") or date.today())
+    report = reports.headcount(date_arg("date") or clock.today())
     return render_template("reports/headcount.html", report=report, chart=charts.headcount_chart(report),
-                           today=date.today())
+                           today=clock.today())
 
 
 @bp.route("/headcount.csv")
 @login_required
 @accepts("date")
 def headcount_csv():
-    day = date_arg("date") or date.today()
+    day = date_arg("date") or clock.today()
     return csv_download(reports.headcount_csv(day), f"headcount-{day}.csv")
 
 
 @bp.route("/hires-and-leavers")
 @login_required
 def hires_and_leavers():
-    months = reports.hires_and_leavers(date.today())
+    months = reports.hires_and_leavers(clock.today())
     return render_template("reports/hires_and_leavers.html", months=months, chart=charts.months_chart(months))
 
 
 @bp.route("/hires-and-leavers.csv")
 @login_required
 def hires_and_leavers_csv():
-    today = date.today()
+    today = clock.today()
     return csv_download(reports.hires_and_leavers_csv(today), f"hires-and-leavers-{today:%Y-%m}.csv")

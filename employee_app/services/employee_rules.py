@@ -11,6 +11,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
+from .. import clock
 from ..models.employee import EMPLOYMENT_TYPES, STATUSES
 from . import text_rules
 from .errors import InvalidInput
@@ -122,7 +123,7 @@ class DateOutOfRange(FieldProblem):
 
 def latest_date() -> date:
     """The latest hire or termination date accepted: two years from today."""
-    today = date.today()
+    today = clock.today()
     return today.replace(year=today.year + 2, day=min(today.day, 28))
 
 
@@ -244,7 +245,7 @@ def past_last_day(status: str | None, last_day: date | None, today: date | None 
     termination date typed ahead for someone who gave notice passes. The
     list finds these (services/employees.past_last_day_condition, the same
     rule in SQL), the home page counts them, their page says what to do."""
-    return status != "terminated" and last_day is not None and last_day < (today or date.today())
+    return status != "terminated" and last_day is not None and last_day < (today or clock.today())
 
 
 def _status_against_termination(clean: dict) -> str | None:

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from .. import metrics
+from .. import clock, metrics
 from ..extensions import db
 from ..models import STATUSES, AuditEntry, Department, Employee, Job, User
 from ..models.employee import (HIRE_DATE_OR_EARLIEST, HIRE_DATE_OR_LATEST, LAST_DAY_UNLESS_TERMINATED,
@@ -561,7 +561,7 @@ class EmployeeQuery:
     cursor: str | None = None  # an encoded Cursor from a previous page
     start: int | None = None  # the position of the cursor's page in the list, as its link says
     per_page: int = 50
-    today: date = field(default_factory=date.today)  # what past_last_day compares with
+    today: date = field(default_factory=clock.today)  # what past_last_day compares with
 
     def __post_init__(self):
         self.q = (self.q or "").strip()[:MAX_SEARCH_LENGTH]
