@@ -25,7 +25,7 @@ from werkzeug.security import generate_password_hash
 from employee_app import create_app
 from employee_app.devservers import EmbeddedPostgres, EmbeddedValkey, free_port
 from employee_app.extensions import db
-from employee_app.services import duplicate_guard, users
+from employee_app.services import audit, duplicate_guard, users
 from employee_app.valkey_store import get_store
 
 from .helpers import PASSWORD, HttpClient
@@ -191,10 +191,20 @@ def live_server(app, app_env):
         yield base_url
 
 
+@contextmanager
+def unrecorded_accounts():
+    """The accounts (and tokens) a test sets up are not changes anyone made:
+    they write no audit entry, so that the tests count their own entries
+    (tests/web/test_account_history.py checks the accounts' entries)."""
+    with mock.patch.object(audit, "record_account_change", lambda *args, **kwargs: None):
+        yield
+
+
 @pytest.fixture
 def make_user(app):
     def make(username: str, role: str):
-        with app.app_context(), mock.patch.object(users, "_hash", lambda password: TEST_ACCOUNT_HASH):
+        with app.app_context(), mock.patch.object(users, "_hash", lambda password: TEST_ACCOUNT_HASH), \
+                unrecorded_accounts():
             user = users.create_user(username, PASSWORD, role)
             return user.username
     return make

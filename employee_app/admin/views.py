@@ -1,13 +1,21 @@
 from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
+from ..query_params import accepts, int_arg
 from ..security import role_required
-from ..services import users
+from ..services import audit, users
+from ..services.pagination import BIGINT_MAX
 from ..services.errors import InvalidInput
 from . import bp
 from .forms import ActionForm, NewUserForm, RoleForm, SetPasswordForm
 
 admin_only = role_required("admin")
+HISTORY_PER_PAGE = 20
+
+
+def _by_admin() -> dict:
+    """Who makes a change here, for its audit entry."""
+    return {"actor": current_user, "source": "accounts"}
 
 
 @bp.route("/users")
@@ -23,7 +31,7 @@ def user_new():
     status = 200
     if form.validate_on_submit():
         try:
-            user = users.create_user(form.username.data, form.password.data, form.role.data)
+            user = users.create_user(form.username.data, form.password.data, form.role.data, **_by_admin())
         except InvalidInput as error:
             _show_errors(form, error, fallback="username")
             status = 422
@@ -37,6 +45,7 @@ def user_new():
 
 @bp.route("/users/<int_id:user_id>")
 @admin_only
+@accepts("history_before")
 def user_show(user_id: int):
     return _user_page(_user_or_404(user_id))
 
@@ -49,7 +58,7 @@ def user_role(user_id: int):
     if not form.validate_on_submit():
         return _user_page(user, role_form=form, status=422)
     try:
-        users.set_role(user.id, form.role.data)
+        users.set_role(user.id, form.role.data, **_by_admin())
     except users.LastAdminError as refused:
         return _user_page(user, error=refused.message, status=409)
     except InvalidInput as error:
@@ -80,7 +89,7 @@ def user_password(user_id: int):
     form = SetPasswordForm()
     if form.validate_on_submit():
         try:
-            users.set_password(user.id, form.password.data)
+            users.set_password(user.id, form.password.data, **_by_admin())
         except InvalidInput as error:
             _show_errors(form, error, fallback="password")
         else:
@@ -108,7 +117,7 @@ def _set_active(user_id: int, active: bool):
     if not form.validate_on_submit():  # only reached with CSRF checks off
         return _user_page(user, status=422)
     try:
-        users.set_active(user.id, active, actor=current_user)
+        users.set_active(user.id, active, **_by_admin())
     except users.LastAdminError as refused:
         return _user_page(user, error=refused.message, status=409)
     except InvalidInput as error:
@@ -128,5 +137,8 @@ def _show_errors(form, error: InvalidInput, fallback: str) -> None:
 def _user_page(user, role_form=None, password_form=None, error=None, status=200):
     role_form = role_form or RoleForm(formdata=None, data={"role": user.role})
     password_form = password_form or SetPasswordForm(formdata=None)
+    before = int_arg("history_before", 1, BIGINT_MAX, "the number of a history entry")
+    history, older = audit.entry_history("account", user.id, before=before, limit=HISTORY_PER_PAGE)
     return render_template("admin/user.html", user=user, role_form=role_form, password_form=password_form,
-                           action_form=ActionForm(formdata=None), error=error), status
+                           action_form=ActionForm(formdata=None), error=error, history=history,
+                           older=older), status

@@ -5,6 +5,7 @@ from datetime import timezone
 
 from flask import Blueprint
 
+from ..models.user import ROLE_LABELS
 from ..services import audit as audit_service
 
 bp = Blueprint("audit", __name__, url_prefix="/admin")
@@ -21,6 +22,11 @@ def format_utc(moment) -> str:
 @bp.app_template_global("audit_changes")
 def audit_changes(changes: dict | None) -> list:
     return audit_service.ordered_changes(changes or {})
+
+
+@bp.app_template_global("role_label")
+def role_label(role: str | None) -> str | None:
+    return ROLE_LABELS.get(role, role) if role is not None else None
 
 
 @bp.app_template_global("field_label")

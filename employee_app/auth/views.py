@@ -122,7 +122,8 @@ def tokens():
     status, new_token = 200, None
     if form.validate_on_submit():
         try:
-            _, new_token = api_tokens.create_token(current_user.id, form.name.data)
+            _, new_token = api_tokens.create_token(current_user.id, form.name.data, actor=current_user,
+                                                    source="tokens")
         except InvalidInput as error:
             form.name.errors.append(error.errors["name"])
             status = 422

@@ -9,16 +9,19 @@ from ..extensions import db
 AUDIT_ACTIONS = ("create", "update", "delete")
 # Which path made the change: the add form, an import, the admin edit form,
 # the delete page, a bulk action on the list; a list entry's page (or the
-# list page's add form), a list upload.
-AUDIT_SOURCES = ("form", "import", "edit", "delete", "bulk", "cli", "list", "list_upload", "api")
+# list page's add form), a list upload; the API; an admin's Accounts pages,
+# one's own Change password page, the API tokens page (migration 0018).
+AUDIT_SOURCES = ("form", "import", "edit", "delete", "bulk", "cli", "list", "list_upload", "api",
+                 "accounts", "password", "tokens")
 # What changed: an employee, an entry of one of the lists employees refer to
 # (services/lists.py: a ListKind's label), or the employees an import created
-# (one entry per import; each record carries import_id and import_row).
-AUDIT_SUBJECTS = ("employee", "department", "job", "import")
+# (one entry per import; each record carries import_id and import_row), or
+# an account (entry_pk: its users row, entry_name: its username; migration 0018).
+AUDIT_SUBJECTS = ("employee", "department", "job", "import", "account")
 
 
 class AuditEntry(db.Model):
-    """One change to one employee or one list entry, written in the same
+    """One change to one employee, list entry or account, written in the same
     transaction as the change.
 
     An employee's entry names it by employee_pk and employee_id (the business

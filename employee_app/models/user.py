@@ -7,6 +7,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..extensions import db
 
 ROLES = ("admin", "hr", "viewer")
+# The roles in words (the account menu, the History's account entries).
+ROLE_LABELS = {"admin": "Administrator", "hr": "HR staff", "viewer": "Read only"}
 
 
 class User(UserMixin, db.Model):

@@ -3,7 +3,11 @@
 A token is TOKEN_PREFIX and 32 random bytes (base64url); only its SHA-256 is
 stored, so a copy of the table opens nothing. Looking a token up by that
 hash is the check: the database compares hashes, never the token itself,
-and the found hash is compared again in constant time."""
+and the found hash is compared again in constant time.
+
+Making and revoking a token are changes to its account: each writes an
+audit entry (api_token: the token's name, never the token) in its
+transaction."""
 import hashlib
 import hmac
 import re
@@ -15,6 +19,7 @@ from sqlalchemy import func, or_, select, update
 
 from ..extensions import db
 from ..models import ApiToken, User
+from . import audit
 from .errors import InvalidInput
 from .retry import retry_transient
 
@@ -57,14 +62,16 @@ def clean_name(raw: str | None) -> str:
 
 
 @retry_transient
-def create_token(user_id: int, raw_name: str | None) -> tuple[ApiToken, str]:
+def create_token(user_id: int, raw_name: str | None, *, actor=None, source: str = "cli") -> tuple[ApiToken, str]:
     """A new token for the account: (its row, the token itself, to be shown
-    once and never again)."""
+    once and never again). actor: who made it (None: the command line)."""
     name = clean_name(raw_name)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(user_id=user_id, name=name, token_hash=_hash(token),
                    hint=token[len(TOKEN_PREFIX):len(TOKEN_PREFIX) + HINT_LENGTH])
     db.session.add(row)
+    audit.record_account_change(db.session.get(User, user_id), {"api_token": [None, name]}, source=source,
+                                actor=actor)
     db.session.commit()
     return row, token
 
@@ -112,6 +119,8 @@ def revoke_token(token_id: int, actor) -> ApiToken | None:
         return None
     if token.revoked_at is None:
         token.revoked_at = func.now()
+        audit.record_account_change(db.session.get(User, token.user_id), {"api_token": [token.name, None]},
+                                    source="tokens", actor=actor)
         db.session.commit()
         db.session.refresh(token)
     return token

@@ -1,14 +1,15 @@
-"""The audit log: one entry per change to one employee or to one entry of
-the departments or jobs list.
+"""The audit log: one entry per change to one employee, to one entry of
+the departments or jobs list, or to one account.
 
 The services that change employees call record() (the lists:
 record_entry_change()) inside their own transaction, so an entry exists
 exactly when its change does. Conventions (shared with the import, which
 writes the same rows in bulk SQL):
 
-- subject: employee | department | job | import; an employee's entry names
-  it by employee_pk and employee_id, a list entry's by entry_pk and
-  entry_name, an import's by import_id;
+- subject: employee | department | job | import | account; an employee's
+  entry names it by employee_pk and employee_id, a list entry's and an
+  account's by entry_pk and entry_name (the username), an import's by
+  import_id;
 - an import writes one entry of its own (subject import, action create,
   changes {"file": [null, its file name]}) for the records it creates, in
   the transaction of its first stored rows, instead of an entry per record:
@@ -16,11 +17,17 @@ writes the same rows in bulk SQL):
   creation from them (import_creation()). Its updates of existing records
   are entries per record, as any update;
 - action: create | update | delete; source: form | import | edit | delete |
-  bulk | cli | api for employees, list | list_upload for list entries;
+  bulk | cli | api for employees, list | list_upload for list entries,
+  accounts (an admin's pages) | password (one's own) | tokens | cli for
+  accounts;
 - changes: {field: [old, new]} with JSON values (dates 'YYYY-MM-DD', the
   department by name; a list entry's name and code); a create has old = null
   for every non-empty field, a delete has new = null;
-- actor_id and actor_name (the username at the time; kept if the account goes).
+- an account's changes (record_account_change): username and role on its
+  creation, role, active ("yes"/"no"), password ("set": never a password or
+  its hash), api_token (the token's name: never the token);
+- actor_id and actor_name (the username at the time; kept if the account
+  goes); none for the command line's changes (source cli).
 """
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -38,16 +45,18 @@ from .spreadsheet import BOM, csv_text
 # a list entry's.
 AUDITED_FIELDS = FIELD_NAMES
 LIST_FIELDS = ("name", "code")
+ACCOUNT_LABELS = {"username": "Username", "role": "Role", "active": "Active", "password": "Password",
+                  "api_token": "API token"}
 MAX_FILTER_LENGTH = 64
 MAX_BIGINT = 2**63 - 1
 # What the history page's "Changes to" filter offers; "employee" includes
 # the imports' own entries (they create employees).
-FILTER_SUBJECTS = ("employee", "department", "job")
+FILTER_SUBJECTS = ("employee", "department", "job", "account")
 
 
 def field_label(name: str) -> str:
     rule = RULES_BY_NAME.get(name)
-    return rule.label if rule else name.replace("_", " ").capitalize()
+    return rule.label if rule else ACCOUNT_LABELS.get(name) or name.replace("_", " ").capitalize()
 
 
 def json_value(value) -> str | None:
@@ -84,38 +93,43 @@ def deletion_changes(before: dict) -> dict[str, list]:
     return {name: [value, None] for name, value in before.items() if value is not None}
 
 
+def _add(actor, **values) -> AuditEntry:
+    """The entry, with who made it (nobody for the command line), added to
+    the current transaction (the caller commits)."""
+    authenticated = actor is not None and getattr(actor, "is_authenticated", False)
+    entry = AuditEntry(actor_id=actor.id if authenticated else None,
+                       actor_name=actor.username if authenticated else None, **values)
+    db.session.add(entry)
+    return entry
+
+
 def record(*, employee_pk: int, employee_id: str, action: str, source: str, changes: dict,
            actor=None, import_id: int | None = None, import_row: int | None = None) -> AuditEntry:
     """Add an entry to the current transaction (the caller commits)."""
-    authenticated = actor is not None and getattr(actor, "is_authenticated", False)
-    entry = AuditEntry(
-        actor_id=actor.id if authenticated else None,
-        actor_name=actor.username if authenticated else None,
-        employee_pk=employee_pk, employee_id=employee_id, action=action, source=source,
-        import_id=import_id, import_row=import_row, changes=changes,
-    )
-    db.session.add(entry)
-    return entry
+    return _add(actor, employee_pk=employee_pk, employee_id=employee_id, action=action, source=source,
+                import_id=import_id, import_row=import_row, changes=changes)
 
 
 def record_entry_change(*, subject: str, entry_pk: int, entry_name: str, action: str, source: str,
                         changes: dict, actor=None) -> AuditEntry:
     """A change to a list entry (subject: its ListKind's label), added to the
     current transaction (the caller commits)."""
-    authenticated = actor is not None and getattr(actor, "is_authenticated", False)
-    entry = AuditEntry(
-        actor_id=actor.id if authenticated else None,
-        actor_name=actor.username if authenticated else None,
-        subject=subject, entry_pk=entry_pk, entry_name=entry_name, action=action, source=source,
-        changes=changes,
-    )
-    db.session.add(entry)
-    return entry
+    return _add(actor, subject=subject, entry_pk=entry_pk, entry_name=entry_name, action=action, source=source,
+                changes=changes)
+
+
+def record_account_change(account: User, changes: dict, *, source: str, actor=None,
+                          action: str = "update") -> AuditEntry:
+    """A change to an account (see the module's doc for what `changes` may
+    hold: never a password, a hash or a token), added to the current
+    transaction (the caller commits). The account must have its id."""
+    return _add(actor, subject="account", entry_pk=account.id, entry_name=account.username, action=action,
+                source=source, changes=changes)
 
 
 def ordered_changes(changes: dict) -> list[tuple[str, str, object, object]]:
     """(field, label, old, new) in the form's field order, unknown fields last."""
-    known = (*AUDITED_FIELDS, *LIST_FIELDS)
+    known = (*AUDITED_FIELDS, *LIST_FIELDS, *ACCOUNT_LABELS)
     names = [n for n in known if n in changes] + sorted(n for n in changes if n not in known)
     result = []
     for name in names:

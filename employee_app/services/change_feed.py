@@ -18,7 +18,9 @@ deleted since is found by the import and row its delete entry keeps.
 
 Not in the feed: the departments' and jobs' own entries (renaming a
 department changes no employee entry, so a create's department is the
-entry's name now), and an import's own entry (its records stand for it)."""
+entry's name now), an import's own entry (its records stand for it), and
+the accounts' entries (who may log in is not employee data; the History
+shows them to admins)."""
 import json
 from dataclasses import dataclass
 from datetime import datetime

@@ -7,6 +7,12 @@ few seconds, see session_cache.py); logging out, a new password and a
 deactivation end sessions by deleting their rows, so a copy of an old cookie
 opens nothing. Every change to an account's sessions or role also tells
 session_cache after it commits, so no kept answer outlives it.
+
+Every change to an account writes its entry in the audit log in the same
+transaction (audit.record_account_change): `actor` is who made it (None: the
+command line), `source` the path (accounts: an admin's pages, password: one's
+own Change password page, cli). A password is recorded as "set", never with
+a value.
 """
 import hashlib
 import secrets
@@ -20,7 +26,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
 from ..models import ROLES, User, UserSession
-from . import login_throttle, session_cache, text_rules
+from . import audit, login_throttle, session_cache, text_rules
 from .errors import InvalidInput, ServiceError
 from .login_throttle import LoginLocked  # noqa: F401  (re-exported for the views)
 from .retry import retry_transient
@@ -91,7 +97,7 @@ def _hash(password: str) -> str:
     return generate_password_hash(password, method=PASSWORD_METHOD)
 
 
-def create_user(username: str, password: str, role: str) -> User:
+def create_user(username: str, password: str, role: str, *, actor=None, source: str = "cli") -> User:
     username = normalize_username(username)
     errors = {}
     problem = username_problem(username)
@@ -108,10 +114,13 @@ def create_user(username: str, password: str, role: str) -> User:
                 password_changed_at=datetime.now(timezone.utc))
     db.session.add(user)
     try:
-        db.session.commit()
+        db.session.flush()  # its id, for the audit entry
     except IntegrityError:
         db.session.rollback()
         raise InvalidInput({"username": f"User {username} already exists."}) from None
+    audit.record_account_change(user, {"username": [None, username], "role": [None, role]}, action="create",
+                                source=source, actor=actor)
+    db.session.commit()
     return user
 
 
@@ -304,7 +313,7 @@ def _missing(user_id: int) -> InvalidInput:
     return InvalidInput({"user": f"There is no account #{user_id}."})
 
 
-def set_role(user_id: int, role: str) -> User:
+def set_role(user_id: int, role: str, *, actor=None, source: str = "cli") -> User:
     if role not in ROLES:
         raise InvalidInput({"role": f"Role must be one of: {', '.join(ROLES)}."})
     user = _lock(user_id, admins_too=True)
@@ -312,13 +321,17 @@ def set_role(user_id: int, role: str) -> User:
         raise _missing(user_id)
     if role != "admin":
         _refuse_last_admin(user)
+    if role == user.role:  # nothing changes, nothing to record
+        db.session.rollback()
+        return user
+    audit.record_account_change(user, {"role": [user.role, role]}, source=source, actor=actor)
     user.role = role
     db.session.commit()
     session_cache.forget_account(user.id)  # the new role counts from the next request
     return user
 
 
-def set_active(user_id: int, active: bool, actor: User | None = None) -> User:
+def set_active(user_id: int, active: bool, *, actor=None, source: str = "cli") -> User:
     """Deactivate (its sessions end on their next request) or reactivate."""
     user = _lock(user_id, admins_too=not active)
     if user is None:
@@ -329,10 +342,21 @@ def set_active(user_id: int, active: bool, actor: User | None = None) -> User:
             raise InvalidInput({"active": "You cannot deactivate your own account."})
         _refuse_last_admin(user)
         _end_all_sessions(user)
+    if user.active != active:
+        audit.record_account_change(user, {"active": [_yes_no(user.active), _yes_no(active)]},
+                                    source=source, actor=actor)
     user.active = active
     db.session.commit()
     session_cache.forget_account(user.id)
     return user
+
+
+def _yes_no(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+# What the log keeps of a new password: that it was set, never a value.
+PASSWORD_SET = {"password": [None, "set"]}
 
 
 def _store_password(user: User, password: str) -> None:
@@ -342,7 +366,7 @@ def _store_password(user: User, password: str) -> None:
     user.failed_logins, user.locked_until = 0, None
 
 
-def set_password(user_id: int, password: str) -> User:
+def set_password(user_id: int, password: str, *, actor=None, source: str = "cli") -> User:
     """An administrator (page or command line) sets a new password for an
     account; this also lifts its login lock."""
     user = _lock(user_id, admins_too=False)
@@ -353,6 +377,7 @@ def set_password(user_id: int, password: str) -> User:
         db.session.rollback()
         raise InvalidInput({"password": problem})
     _store_password(user, password)
+    audit.record_account_change(user, PASSWORD_SET, source=source, actor=actor)
     db.session.commit()
     session_cache.forget_account(user.id)
     login_throttle.clear(user.username)  # a locked-out person can log in with it at once
@@ -378,6 +403,7 @@ def change_own_password(user_id: int, current: str, new: str) -> User:
         db.session.rollback()
         raise InvalidInput(errors)
     _store_password(user, new)
+    audit.record_account_change(user, PASSWORD_SET, source="password", actor=user)
     db.session.commit()
     session_cache.forget_account(user.id)
     return user

@@ -1,6 +1,8 @@
 import pytest
 import requests
 
+from ..conftest import unrecorded_accounts
+
 
 @pytest.fixture
 def token_for(app, make_user):
@@ -8,7 +10,8 @@ def token_for(app, make_user):
     def make(role: str, username: str | None = None) -> str:
         username = username or f"api-{role}"
         make_user(username, role)
-        result = app.test_cli_runner().invoke(args=["create-token", username, f"{role} sync"])
+        with unrecorded_accounts():
+            result = app.test_cli_runner().invoke(args=["create-token", username, f"{role} sync"])
         assert result.exit_code == 0, result.output
         return result.output.strip()
     return make

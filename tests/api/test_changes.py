@@ -92,6 +92,24 @@ def test_paging_by_next_and_by_cursor_gives_each_change_once_and_an_empty_page_k
     assert [c["employee_id"] for c in follow(api, token, url)["changes"]] == ["C-9"]
 
 
+def test_account_changes_are_not_in_the_feed(token_for, api, login, pg):
+    """The History records who changed which account; the feed carries
+    employees' changes only, and a waiting position still gives the next one."""
+    token = token_for("admin")
+    api("/employees", token, method="POST", json={**RECORD, "employee_id": "C-1", "email": None})
+    url = read_all(api, token)[1]
+    admin = login("admin", "ann")
+    made = admin.submit("/admin/users/new", {"username": "fern", "role": "hr", "password": "grey horse battery",
+                                             "confirm": "grey horse battery"})
+    assert made.status_code == 303
+    assert admin.submit("/account/tokens", {"name": "sync"}).status_code == 201
+    assert pg.execute("SELECT count(*) FROM audit_log WHERE subject = 'account'").fetchone()[0] == 2
+    assert follow(api, token, url)["changes"] == []
+    api("/employees", token, method="POST", json={**RECORD, "employee_id": "C-2", "email": None})
+    assert [c["employee_id"] for c in follow(api, token, url)["changes"]] == ["C-2"]
+    assert [c["employee_id"] for c in read_all(api, token)[0]] == ["C-1", "C-2"]
+
+
 def test_a_transaction_that_commits_late_is_not_missed(token_for, api, pg, database_url):
     """The first transaction writes its audit entry (taking the lower id)
     and stays open while a later one commits and a consumer reads past it.

@@ -44,3 +44,29 @@ def test_rebuild_index_fills_valkey_from_postgres(app, pg, valkey):
     assert valkey.sismember(IDS_KEY, "R2500") and valkey.exists(READY_KEY)
     with app.app_context():
         assert db.session.execute(text("SELECT count(*) FROM employees")).scalar_one() == 2500
+
+
+def test_account_changes_from_the_command_line_are_in_the_history(app, pg, login):
+    """Attributed as the CLI's other changes: no account (none is logged in),
+    source cli; the History says "command line". Never the password or token."""
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["create-user", "kim", "--role", "hr", "--password-stdin"],
+                         input="a long password 4\n").exit_code == 0
+    assert runner.invoke(args=["create-user", "kim", "--role", "hr", "--password-stdin"],
+                         input="a long password 4\n").exit_code != 0  # taken: no entry
+    assert runner.invoke(args=["set-password", "kim", "--password-stdin"],
+                         input="a long password 5\n").exit_code == 0
+    made = runner.invoke(args=["create-token", "kim", "payroll"])
+    assert made.exit_code == 0
+    kim = pg.execute("SELECT id FROM users WHERE username = 'kim'").fetchone()[0]
+    assert pg.execute("SELECT entry_pk, entry_name, action, source, actor_id, actor_name, changes FROM audit_log"
+                      " WHERE subject = 'account' ORDER BY id").fetchall() == [
+        (kim, "kim", "create", "cli", None, None, {"username": [None, "kim"], "role": [None, "hr"]}),
+        (kim, "kim", "update", "cli", None, None, {"password": [None, "set"]}),
+        (kim, "kim", "update", "cli", None, None, {"api_token": [None, "payroll"]})]
+    stored = "".join(row[0] for row in pg.execute("SELECT audit_log::text FROM audit_log"))
+    assert "a long password" not in stored and made.output.strip() not in stored
+
+    page = login("admin").get("/admin/audit", params={"subject": "account"}).text
+    assert page.count('<span class="muted">command line</span>') == 3
+    assert "Account created from the command line" in page and "New password set from the command line" in page
