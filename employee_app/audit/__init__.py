@@ -1,22 +1,19 @@
 """The admin history page: every change to every employee and list entry, filterable,
 exportable as CSV. Also the template helpers that show audit entries (used
 by the employee page's history too)."""
-from datetime import timezone
-
 from flask import Blueprint
 
+from .. import clock
 from ..models.user import ROLE_LABELS
 from ..services import audit as audit_service
 
 bp = Blueprint("audit", __name__, url_prefix="/admin")
 
 
-@bp.app_template_filter("utc")
-def format_utc(moment) -> str:
-    """A timestamp as 'YYYY-MM-DD HH:MM UTC', whatever the server's zone."""
-    if moment is None:
-        return ""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+# A stored moment as the company reads it: '2026-12-04 09:03 EST' (APP_TIMEZONE;
+# UTC when unset), whatever the server's own zone.
+bp.add_app_template_filter(clock.local_time, "local_time")
+bp.add_app_template_global(clock.display_zone_name, "display_zone_name")
 
 
 @bp.app_template_global("audit_changes")

@@ -31,10 +31,11 @@ writes the same rows in bulk SQL):
 """
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from sqlalchemy import func, or_, select, tuple_
 
+from .. import clock
 from ..extensions import db
 from ..models import AuditEntry, Employee, ImportJob, User
 from .employee_rules import CONTROL_CHARS_RE, FIELD_NAMES, RULES_BY_NAME, normalize_employee_id
@@ -270,10 +271,6 @@ class AuditQuery:
         return {key: value for key, value in values.items() if value}
 
 
-def _midnight_utc(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=timezone.utc)
-
-
 def _conditions(query: AuditQuery) -> list:
     conditions = []
     if query.actor:
@@ -298,9 +295,9 @@ def _conditions(query: AuditQuery) -> list:
         # which holds the list changes alone.
         conditions += [AuditEntry.subject == query.subject, AuditEntry.entry_pk.is_not(None)]
     if query.date_from:
-        conditions.append(AuditEntry.at >= _midnight_utc(query.date_from))
+        conditions.append(AuditEntry.at >= clock.start_of_day(query.date_from))
     if query.date_to and query.date_to < date.max:
-        conditions.append(AuditEntry.at < _midnight_utc(query.date_to + timedelta(days=1)))
+        conditions.append(AuditEntry.at < clock.start_of_day(query.date_to + timedelta(days=1)))
     return conditions
 
 

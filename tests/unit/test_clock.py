@@ -53,3 +53,28 @@ def test_a_name_that_is_no_time_zone_stops_the_start_saying_what_to_write(name):
 def test_a_time_zone_name_is_taken_as_given():
     assert clock.checked_zone(" America/New_York ") == "America/New_York"
     assert clock.checked_zone("") == ""
+
+
+def test_moments_are_shown_in_the_companys_zone_with_its_abbreviation(zone):
+    winter, summer = datetime(2026, 1, 15, 3, 30, tzinfo=timezone.utc), datetime(2026, 7, 1, 2, 0, tzinfo=timezone.utc)
+    assert clock.local_time(winter) == "2026-01-15 03:30 UTC"  # unset: UTC, saying so
+    assert clock.local_time(winter.replace(tzinfo=None)) == "2026-01-15 03:30 UTC"  # naive: stored as UTC
+    assert clock.local_time(None) == ""
+    zone("America/New_York")
+    assert clock.local_time(winter) == "2026-01-14 22:30 EST"
+    assert clock.local_time(summer, seconds=True) == "2026-06-30 22:00:00 EDT"
+    assert clock.local_time(summer, date_shown=False) == "22:00 EDT"
+    assert clock.display_zone_name() == "America/New_York"
+    zone("Asia/Dubai")  # the zone's data has no letters: '+04' is shown as UTC+04
+    assert clock.local_time(winter) == "2026-01-15 07:30 UTC+04"
+    zone("Asia/Kathmandu")
+    assert clock.local_time(winter) == "2026-01-15 09:15 UTC+0545"
+
+
+def test_a_company_day_starts_at_its_own_midnight_across_daylight_saving(zone):
+    zone("America/New_York")
+    utc = timezone.utc
+    assert clock.start_of_day(date(2026, 3, 8)).astimezone(utc) == datetime(2026, 3, 8, 5, tzinfo=utc)
+    assert clock.start_of_day(date(2026, 3, 9)).astimezone(utc) == datetime(2026, 3, 9, 4, tzinfo=utc)
+    zone("")
+    assert clock.start_of_day(date(2026, 3, 8)) == datetime(2026, 3, 8, tzinfo=utc)

@@ -5,6 +5,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import select
 
+from ... import clock
 from ...extensions import db
 from ...models import Department, Employee, Job, ImportJob, ImportRejection, User
 from ...models.imports import FINISHED_STATUSES
@@ -48,7 +49,7 @@ class Report:
     outcome_tone: str  # success | error | info
     rate: float  # rows per second
     time_left: str | None  # "12 s", while it runs
-    started: str | None  # "2026-12-04 14:03:02 UTC"
+    started: str | None  # "2026-12-04 14:03:02 EST" (clock.local_time)
     ended: str | None  # the same, or the time alone on the day it started
     duration: str | None  # "1 min 12 s": how long it took, or has been running
 
@@ -204,11 +205,10 @@ def size_text(size: int) -> str:
 
 
 def time_text(moment: datetime, same_day_as: datetime | None = None) -> str:
-    """'2026-12-04 14:03:02 UTC'; only '14:03:05 UTC' on the day of same_day_as."""
-    moment = moment.astimezone(timezone.utc)
-    if same_day_as is not None and same_day_as.astimezone(timezone.utc).date() == moment.date():
-        return moment.strftime("%H:%M:%S UTC")
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+    """'2026-12-04 14:03:02 EST' in the company's zone; only '14:03:05 EST'
+    on the company's day of same_day_as."""
+    same_day = same_day_as is not None and clock.local(same_day_as).date() == clock.local(moment).date()
+    return clock.local_time(moment, seconds=True, date_shown=not same_day)
 
 
 def duration_text(seconds: float) -> str:
