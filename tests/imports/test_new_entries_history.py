@@ -3,6 +3,7 @@ entry it added and kept (source import, its import_id, who uploaded it),
 written in the transaction that added it, never one per row; skipped rows,
 a refused all-or-nothing import and a dry run leave none."""
 import re
+import time
 from html import unescape
 
 from ..web.test_new_entries_history import created_entries, history_of
@@ -80,3 +81,28 @@ def test_an_import_from_the_command_line_records_its_entries(app, pg, tmp_path):
     assert created_entries(pg) == [
         ("department", "Finance", "import", None, import_id, {"name": [None, "Finance"]}),
         ("job", "Clerk", "import", None, import_id, {"name": [None, "Clerk"]})]
+
+
+def test_an_import_that_waits_on_another_creator_does_not_record_its_entry(login, pg, database_url, worker):
+    """Another transaction has inserted "Held" and not committed (a form
+    mid-way): the import's INSERT ... ON CONFLICT waits, then does nothing
+    once it commits; the import records only the department it created."""
+    import psycopg
+
+    hr = login("hr", "hana")
+    with psycopg.connect(database_url) as other:
+        other.execute("INSERT INTO departments (name) VALUES ('Held')")
+        import_id = import_id_of(upload(hr, csv_bytes([HEADER, ["E1", "Ada", "Lovelace", "HELD", ""],
+                                                       ["E2", "Grace", "Hopper", "Mine", ""]])))
+        waiting = 0
+        for _ in range(200):
+            waiting = pg.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                                 " AND query LIKE 'INSERT INTO %departments%'").fetchone()[0]
+            if waiting:
+                break
+            time.sleep(0.05)
+        assert waiting == 1
+        other.commit()
+    assert wait_for_import(pg, import_id)["inserted"] == 2
+    assert [(name, source, entry_import) for _, name, source, _, entry_import, _ in created_entries(pg)] == [
+        ("Mine", "import", import_id)]

@@ -159,3 +159,37 @@ def test_two_forms_naming_the_same_new_department_at_once_record_it_once(login, 
             rows = [row for row in created_entries(pg, subject) if row[1] == name]
             assert len(rows) == 1, rows
     assert pg.execute("SELECT count(*) FROM departments").fetchone()[0] == 3
+
+
+@pytest.mark.parametrize("other_commits", [True, False])
+def test_a_form_that_waits_on_another_creator_records_only_if_it_created_the_entry(login, pg, database_url,
+                                                                                 other_commits):
+    """Another transaction has inserted "Held" and not committed yet (a
+    request mid-way): the form's INSERT waits on the unique index. If the
+    other commits, the form's INSERT does nothing and records nothing (the
+    creator records it); if it rolls back, the form creates it and records it."""
+    import psycopg
+
+    hr = login("hr", "hana")
+    page = hr.get("/employees/new").text
+    answer = {}
+    with psycopg.connect(database_url) as other:
+        other.execute("INSERT INTO departments (name) VALUES ('Held')")
+        sender = threading.Thread(target=lambda: answer.update(response=hr.post(
+            "/employees/new", {"csrf_token": csrf_token(page), **employee("E1", department="held")})))
+        sender.start()
+        waiting = 0
+        for _ in range(100):  # until the form's INSERT waits for the other transaction
+            waiting = pg.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                                 " AND query LIKE 'INSERT INTO departments%'").fetchone()[0]
+            if waiting:
+                break
+            threading.Event().wait(0.05)
+        assert waiting == 1
+        other.commit() if other_commits else other.rollback()
+    sender.join(30)
+    assert answer["response"].status_code == 303
+    stored = pg.execute("SELECT d.name FROM employees e JOIN departments d ON d.id = e.department_id").fetchone()
+    assert stored == (("Held",) if other_commits else ("held",))
+    assert created_entries(pg, "department") == ([] if other_commits else [
+        ("department", "held", "form", "hana", None, {"name": [None, "held"]})])
