@@ -43,3 +43,15 @@ def test_a_batch_records_each_new_entry_once_and_an_atomic_refusal_none(token_fo
     assert refused.json()["stored"] is False
     assert len(created_entries(pg)) == 2
     assert pg.execute("SELECT count(*) FROM departments WHERE name = 'Rolled Back'").fetchone()[0] == 0
+
+
+def test_a_hostile_department_is_422_at_its_field_and_records_nothing(token_for, api, pg):
+    token = token_for("hr")
+    for name in ("Sales\x00", "Sa\u200bles", "Sales\u202e", "S" * 40_000):
+        response = post(api, token, {**RECORD, "department": name})
+        assert response.status_code == 422, (name[:10], response.status_code)
+        assert set(response.json()["errors"]) == {"department"}
+        batch = post_batch(api, token, [record(1, department=name)])
+        assert batch.json()["results"][0]["status"] == "invalid"
+    assert created_entries(pg) == []
+    assert pg.execute("SELECT count(*) FROM departments").fetchone()[0] == 0

@@ -106,3 +106,32 @@ def test_an_import_that_waits_on_another_creator_does_not_record_its_entry(login
     assert wait_for_import(pg, import_id)["inserted"] == 2
     assert [(name, source, entry_import) for _, name, source, _, entry_import, _ in created_entries(pg)] == [
         ("Mine", "import", import_id)]
+
+
+def test_an_xlsx_import_records_its_entries_and_hostile_names_add_none(login, pg, worker):
+    import io
+
+    from openpyxl import Workbook
+
+    hr = login("hr", "hana")
+    book = Workbook()
+    sheet = book.active
+    for row in [HEADER, ["E1", "Ada", "Lovelace", "Finance", "Clerk"], ["E2", "Grace", "Hopper", "finance", "clerk"]]:
+        sheet.append(row)
+    content = io.BytesIO()
+    book.save(content)
+    import_id, result = run_upload(hr, pg, content.getvalue(), filename="staff.xlsx")
+    assert result["inserted"] == 2, result
+    assert [(name, source, entry_import) for _, name, source, _, entry_import, _ in created_entries(pg)] == [
+        ("Finance", "import", import_id), ("Clerk", "import", import_id)]
+
+    # Rows whose department the rules refuse are invalid: nothing added, nothing recorded.
+    hostile = [HEADER] + [[f"H{n}", "Eve", "Mallory", name, ""] for n, name in enumerate(
+        ["Sales\x00", "Sa\u200bles", "Sales\u202e", "Sa\u00adles", "S" * 5_000])]
+    _, refused = run_upload(hr, pg, csv_bytes(hostile))
+    assert (refused["status"], refused["inserted"], refused["invalid"]) == ("done", 0, 5), refused
+    # A cell past a spreadsheet's limit: the whole file is refused (413).
+    huge = upload(hr, csv_bytes([HEADER, ["H9", "Eve", "Mallory", "S" * 40_000, ""]]))
+    assert huge.status_code == 413
+    assert len(created_entries(pg)) == 2
+    assert pg.execute("SELECT count(*) FROM departments").fetchone()[0] == 1

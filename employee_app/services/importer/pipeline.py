@@ -608,15 +608,21 @@ class ImportRunner:
     def _resolve_entries(self, rows) -> None:
         """The ids of the departments and jobs the rows name (and do not give
         by code), new names added to their list (concurrent imports meet in
-        ON CONFLICT)."""
+        ON CONFLICT, in one order of names) as the first row that names each
+        spells it (the list and its History show that spelling)."""
         for kind in lists.KINDS:
             known = self.entry_ids[kind.table]
             if self.codes:
-                names = {row[1][kind.field] for row in rows if row[1][kind.field] and not row[1].get(kind.code_field)}
+                names = dict.fromkeys(row[1][kind.field] for row in rows
+                                      if row[1][kind.field] and not row[1].get(kind.code_field))
             else:
-                names = {row[1][kind.field] for row in rows}
-                names -= {None, ""}
-            missing = sorted({name for name in names if name.lower() not in known}, key=str.lower)
+                names = dict.fromkeys(row[1][kind.field] for row in rows)
+                names.pop(None, None)
+                names.pop("", None)
+            first: dict[str, str] = {}  # lower-cased -> the first spelling, in the rows' order
+            for name in names:
+                first.setdefault(name.lower(), name)
+            missing = sorted((name for lower, name in first.items() if lower not in known), key=str.lower)
             if not missing:
                 continue
             created = self.conn.execute(
