@@ -17,9 +17,13 @@ writes the same rows in bulk SQL):
   creation from them (import_creation()). Its updates of existing records
   are entries per record, as any update;
 - action: create | update | delete; source: form | import | edit | delete |
-  bulk | cli | api for employees, list | list_upload for list entries,
-  accounts (an admin's pages) | password (one's own) | tokens | cli for
-  accounts;
+  bulk | cli | api for employees; list | list_upload for list entries an
+  admin changed on their pages, and for a department or job that came into
+  being because an employee named it, the path that named it: form | edit |
+  bulk | api (lists.ensure_entry) or import (with import_id: the import
+  writes one entry per entry it added and kept, in the transaction that
+  added it, never per row); accounts (an admin's pages) | password (one's
+  own) | tokens | cli for accounts;
 - changes: {field: [old, new]} with JSON values (dates 'YYYY-MM-DD', the
   department by name; a list entry's name and code); a create has old = null
   for every non-empty field, a delete has new = null;

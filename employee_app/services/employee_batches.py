@@ -51,6 +51,8 @@ class BatchOutcome:
 class _ApiBatchRunner(ImportRunner):
     """The import's per-batch core over JSON items, with the API's hooks."""
 
+    entry_source = SOURCE
+
     def __init__(self, conn, actor: User):
         settings = Settings(import_id=None, mode="api", mapping=[], has_header=False, file_format=None,
                             path="", actor_id=actor.id, actor_name=actor.username)

@@ -48,8 +48,8 @@ def create_employee(raw: dict, *, actor: User | None = None, source: str = "form
 
     employee = Employee(**{name: values[name] for name in STORED_FIELDS})
     try:
-        employee.department = lists.entry(lists.DEPARTMENTS, values["department"])
-        employee.job = lists.entry(lists.JOBS, values["job_title"])
+        employee.department = lists.entry(lists.DEPARTMENTS, values["department"], source=source, actor=actor)
+        employee.job = lists.entry(lists.JOBS, values["job_title"], source=source, actor=actor)
         db.session.add(employee)
         db.session.flush()
         audit.record(employee_pk=employee.id, employee_id=employee.employee_id, action="create",
@@ -285,8 +285,8 @@ def update_employee(pk: int, raw: dict, *, expected_version: int, seen: int | No
 
     try:
         # The entries before any change: one UPDATE, one version step.
-        department = lists.entry(lists.DEPARTMENTS, values["department"])
-        job = lists.entry(lists.JOBS, values["job_title"])
+        department = lists.entry(lists.DEPARTMENTS, values["department"], source=source, actor=actor)
+        job = lists.entry(lists.JOBS, values["job_title"], source=source, actor=actor)
         for name in STORED_FIELDS:
             setattr(employee, name, values[name])
         employee.department = department
@@ -432,7 +432,8 @@ def bulk_update(employee_ids: list[str], field_name: str, value: str | None, *,
                     result.dated.append(employee.employee_id)
             else:
                 if department is None:
-                    department = lists.entry(lists.DEPARTMENTS, values["department"])
+                    department = lists.entry(lists.DEPARTMENTS, values["department"], source="bulk",
+                                             actor=actor)
                     result.value = department.name
                 employee.department = department
             changes = audit.diff(before, audit.snapshot(employee))

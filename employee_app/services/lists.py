@@ -168,12 +168,14 @@ def all_entries(kind: ListKind) -> list:
 
 # --- the forms and imports: an entry by name, created if new ------------------
 
-def ensure_entry(kind: ListKind, name: str | None) -> int | None:
-    """The id of the entry with this name (any case), created if new.
+def ensure_entry(kind: ListKind, name: str | None, *, source: str, actor: User | None = None) -> int | None:
+    """The id of the entry with this name (any case), created if new, with
+    its audit entry (action create, `source`: the path whose employee named
+    it, e.g. form, edit, bulk, api) when this call created it.
 
-    Runs in the caller's transaction; concurrent creators meet in ON CONFLICT.
-    A new entry shows in the list page's filter once the caller commits
-    (short_cache)."""
+    Runs in the caller's transaction; concurrent creators meet in ON CONFLICT,
+    and only the one whose INSERT returned the row records it. A new entry
+    shows in the list page's filter once the caller commits (short_cache)."""
     if not name:
         return None
     created = db.session.execute(
@@ -182,15 +184,17 @@ def ensure_entry(kind: ListKind, name: str | None) -> int | None:
     ).scalar_one_or_none()
     if created is not None:
         short_cache.changed_in_this_transaction()
+        _record(kind, created, name, "create", audit.creation_changes({"name": name}), actor, source)
         return created
     return db.session.execute(
         select(kind.model.id).where(func.lower(kind.model.name) == name.lower())
     ).scalar_one()
 
 
-def entry(kind: ListKind, name: str | None):
-    """The entry (a Department or a Job) with this name, created if new; None for no name."""
-    entry_id = ensure_entry(kind, name)
+def entry(kind: ListKind, name: str | None, *, source: str, actor: User | None = None):
+    """The entry (a Department or a Job) with this name, created (and
+    recorded) if new; None for no name."""
+    entry_id = ensure_entry(kind, name, source=source, actor=actor)
     return db.session.get(kind.model, entry_id) if entry_id else None
 
 

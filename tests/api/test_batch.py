@@ -125,7 +125,10 @@ def test_two_concurrent_overlapping_batches_each_item_created_exactly_once(token
         assert sorted(outcome[item["employee_id"]]) == ["created", "duplicate"], outcome[item["employee_id"]]
     created = sum(answer.json()["counts"]["created"] for answer in answers.values())
     assert created == 500 == stored_count(pg)
-    assert pg.execute("SELECT count(*) FROM audit_log").fetchone()[0] == 500
+    assert pg.execute("SELECT count(*) FROM audit_log WHERE subject = 'employee'").fetchone()[0] == 500
+    # ... and the department and job both batches named, each added (and recorded) once.
+    assert pg.execute("SELECT subject, count(*) FROM audit_log WHERE subject <> 'employee' GROUP BY 1 ORDER BY 1"
+                      ).fetchall() == [("department", 1), ("job", 1)]
 
 
 def test_over_1000_items_or_an_oversized_body_is_413_and_nothing_stored(token_for, api, pg):

@@ -16,7 +16,10 @@ ENTRY_RE = re.compile(r'<tr>\s*<td><time datetime="([^"]+)">')
 
 
 def entries(pg, employee_id: str | None = None) -> list[tuple]:
-    where, params = ("WHERE employee_id = %s", (employee_id,)) if employee_id else ("", ())
+    """The employees' entries (the departments and jobs their forms added
+    have their own: test_new_entries_history.py)."""
+    where, params = ("WHERE employee_id = %s", (employee_id,)) if employee_id else (
+        "WHERE subject NOT IN ('department', 'job')", ())
     return pg.execute(f"SELECT action, source, actor_name, changes, import_id FROM audit_log {where} ORDER BY id",
                       params).fetchall()
 
@@ -48,7 +51,8 @@ def test_create_edit_and_delete_each_write_an_entry_with_old_and_new_values(logi
     assert changes["employee_id"] == ["E100", None] and changes["job_title"] == ["Rear Admiral", None]
     assert all(new is None for _old, new in changes.values())
     # One record, three entries, all under its primary key.
-    assert pg.execute("SELECT count(DISTINCT employee_pk), count(*) FROM audit_log").fetchone() == (1, 3)
+    assert pg.execute("SELECT count(DISTINCT employee_pk), count(*) FROM audit_log"
+                      " WHERE subject = 'employee'").fetchone() == (1, 3)
 
 
 def test_a_refused_change_writes_no_entry(login, pg):
@@ -187,7 +191,9 @@ def test_the_csv_export_has_the_filtered_entries_with_formulas_neutralised(histo
     datetime.strptime(rows[0]["at_utc"], "%Y-%m-%d %H:%M:%S")
 
     everything = list(csv.DictReader(io.StringIO(admin.get("/admin/audit.csv").content.decode("utf-8-sig"))))
-    assert {row["employee_id"] for row in everything} == {"E1", "E2", "E3"}
+    assert {row["employee_id"] for row in everything if row["subject"] == "employee"} == {"E1", "E2", "E3"}
+    # ... and the departments and jobs their forms added.
+    assert {row["subject"] for row in everything} == {"employee", "department", "job"}
     assert admin.get("/admin/audit.csv", params={"to": "yesterday"}).status_code == 422
 
 

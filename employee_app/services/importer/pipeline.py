@@ -169,6 +169,9 @@ class ImportRunner:
     marked "hook" below: where a row's values come from, how an earlier row
     is named, the history written, and where rejections go."""
 
+    # The audit source of the departments and jobs its rows add (the API's batches: api).
+    entry_source = "import"
+
     def __init__(self, settings: Settings, conn: psycopg.Connection, side_conn: psycopg.Connection,
                  counts: Counts | None = None, on_batch=None):
         self.settings = settings
@@ -424,7 +427,7 @@ class ImportRunner:
         updated = 0
         if self.settings.on_existing == "update":
             rejections, updated = self._update_existing(batch, rejections)
-        self._drop_unused_entries(batch, inserted_rows)
+        self._record_new_entries(self._drop_unused_entries(batch, inserted_rows))
 
         counts = Counts(rows_read=len(batch.rows), inserted=len(inserted_rows), updated=updated,
                         duplicates=sum(1 for r in rejections if r.kind == "duplicate"),
@@ -605,15 +608,21 @@ class ImportRunner:
     def _resolve_entries(self, rows) -> None:
         """The ids of the departments and jobs the rows name (and do not give
         by code), new names added to their list (concurrent imports meet in
-        ON CONFLICT)."""
+        ON CONFLICT, in one order of names) as the first row that names each
+        spells it (the list and its History show that spelling)."""
         for kind in lists.KINDS:
             known = self.entry_ids[kind.table]
             if self.codes:
-                names = {row[1][kind.field] for row in rows if row[1][kind.field] and not row[1].get(kind.code_field)}
+                names = dict.fromkeys(row[1][kind.field] for row in rows
+                                      if row[1][kind.field] and not row[1].get(kind.code_field))
             else:
-                names = {row[1][kind.field] for row in rows}
-                names -= {None, ""}
-            missing = sorted({name for name in names if name.lower() not in known}, key=str.lower)
+                names = dict.fromkeys(row[1][kind.field] for row in rows)
+                names.pop(None, None)
+                names.pop("", None)
+            first: dict[str, str] = {}  # lower-cased -> the first spelling, in the rows' order
+            for name in names:
+                first.setdefault(name.lower(), name)
+            missing = sorted((name for lower, name in first.items() if lower not in known), key=str.lower)
             if not missing:
                 continue
             created = self.conn.execute(
@@ -673,19 +682,20 @@ class ImportRunner:
                 resolved.append(row)
         batch.valid = resolved
 
-    def _drop_unused_entries(self, batch: Batch, inserted_rows: set[int]) -> None:
+    def _drop_unused_entries(self, batch: Batch, inserted_rows: set[int]) -> dict[str, list[int]]:
         """Take out the departments and jobs this batch added that none of
         its stored or updated rows uses: named only by rows skipped as
         duplicates or refused (the staging table's way resolves names before
         ON CONFLICT decides; a direct COPY that fails leaves them too). No
-        other transaction can use an entry before this one commits."""
+        other transaction can use an entry before this one commits. Returns
+        the ids of the others, by list (some may be gone with a savepoint)."""
         created = {table: entries for table, entries in self.created_entries.items() if entries}
         used = self.updated_entry_names
         self.created_entries = {kind.table: {} for kind in lists.KINDS}
         self.updated_entry_names = {kind.table: set() for kind in lists.KINDS}
         if not created:
-            return
-        dropped = False
+            return {}
+        dropped, kept = False, {}
         for kind in lists.KINDS:
             entries = created.get(kind.table)
             if not entries:
@@ -693,14 +703,34 @@ class ImportRunner:
             names = used[kind.table] | {name.lower() for number, values, _ in batch.valid
                                         if number in inserted_rows and (name := values[kind.field])}
             unused = [entry_id for entry_id, name in entries.items() if name not in names]
+            kept[kind.table] = [entry_id for entry_id in entries if entry_id not in unused]
             if unused:  # checked against employees too: the rule above is this method's, not PostgreSQL's
-                dropped |= bool(self.conn.execute(sql.SQL(
+                gone = self.conn.execute(sql.SQL(
                     "DELETE FROM {list} WHERE id = ANY(%s) AND NOT EXISTS"
                     " (SELECT 1 FROM employees WHERE {column} = {list}.id) RETURNING id").format(
                         list=sql.Identifier(kind.table), column=sql.Identifier(kind.column)),
-                    (unused,)).fetchall())
+                    (unused,)).fetchall()
+                dropped |= bool(gone)
+                kept[kind.table] += sorted(set(unused) - {entry_id for entry_id, in gone})
         if dropped:
             self._forget_entries()
+        return kept
+
+    def _record_new_entries(self, created: dict[str, list[int]]) -> None:
+        """One audit entry per department or job this batch added and kept
+        (subject the list's, action create, this runner's entry_source, the
+        import's id and account), in the batch's transaction: one INSERT per
+        list, whatever the rows. Entries a savepoint's rollback undid are
+        not in their table any more and get none."""
+        for kind in lists.KINDS:
+            if created.get(kind.table):
+                self.conn.execute(sql.SQL(
+                    "INSERT INTO audit_log (actor_id, actor_name, subject, entry_pk, entry_name, action, source,"
+                    " import_id, changes) SELECT %s, %s, %s, id, name, 'create', %s, %s,"
+                    " jsonb_build_object('name', jsonb_build_array(NULL, name)) FROM {} WHERE id = ANY(%s)"
+                    " ORDER BY id").format(sql.Identifier(kind.table)),
+                    (self.settings.actor_id, self.settings.actor_name, kind.label, self.entry_source,
+                     self.settings.import_id, created[kind.table]))
 
     def _forget_entries(self) -> None:
         """After a rollback: entries created in it are gone (they are looked up again)."""
