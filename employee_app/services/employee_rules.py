@@ -158,7 +158,7 @@ def _normalised(rule: FieldRule, value: str) -> str:
     if rule.name == "phone":
         return text_rules.identifier_text(value)
     if rule.name in ("department", "job_title"):  # names of list entries (services/lists.py)
-        return normalize_list_name(text_rules.free_text(value)) or ""
+        return normalize_list_name(text_rules.entry_name_text(value)) or ""
     return text_rules.free_text(value).strip()
 
 

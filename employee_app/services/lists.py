@@ -74,7 +74,7 @@ def clean_name(kind: ListKind, raw: str | None) -> str | None:
     value = (raw or "").strip()
     if value and len(value) <= LONGEST_BEFORE_NORMALISING * kind.name_length:
         try:
-            value = normalize_list_name(text_rules.free_text(value)) or ""
+            value = normalize_list_name(text_rules.entry_name_text(value)) or ""
         except TextProblem as problem:
             raise FieldProblem(str(problem)) from None
     if len(value) > kind.name_length:

@@ -109,6 +109,21 @@ def free_text(value: str) -> str:
     return unicodedata.normalize("NFC", value)
 
 
+def entry_name_text(value: str) -> str:
+    """A department or job name: free text, with compatibility forms made
+    plain (full-width ＳＡＬＥＳ is SALES, as in identifiers) and a word that
+    mixes scripts refused (Sаles with a Cyrillic а). Such a look-alike would
+    be a second department beside Sales, splitting its headcount; a name in
+    one script, or in two languages word by word ('Sales Продажи'), is kept."""
+    value = free_text(value)
+    if value.isascii():
+        return value
+    value = unicodedata.normalize("NFKC", value)
+    for word in value.split():
+        _refuse_mixed_scripts(word)
+    return value
+
+
 def kept_as_is(value: str) -> bool:
     """True only if free_text(value) returns value itself: printable (so no
     control character, line or paragraph separator or surrogate), no U+FFFD,

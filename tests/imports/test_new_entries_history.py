@@ -135,3 +135,20 @@ def test_an_xlsx_import_records_its_entries_and_hostile_names_add_none(login, pg
     assert huge.status_code == 413
     assert len(created_entries(pg)) == 2
     assert pg.execute("SELECT count(*) FROM departments").fetchone()[0] == 1
+
+
+def test_an_import_puts_full_width_names_in_the_same_department_and_refuses_look_alikes(login, pg, worker):
+    """The import's rule is the form's: ＦＩＮＡＮＣＥ is Finance, a Cyrillic а in
+    Finаnce makes its row invalid (said at the field, downloadable), and
+    neither adds a department."""
+    hr = login("hr", "hana")
+    rows = [HEADER, ["E1", "Ada", "Lovelace", "Finance", ""],
+            ["E2", "Grace", "Hopper", "\uff26\uff29\uff2e\uff21\uff2e\uff23\uff25", ""],
+            ["E3", "Eve", "Mallory", "Fin\u0430nce", ""]]
+    import_id, result = run_upload(hr, pg, csv_bytes(rows))
+    assert (result["inserted"], result["invalid"]) == (2, 1), result
+    assert pg.execute("SELECT name FROM departments").fetchall() == [("Finance",)]
+    assert pg.execute("SELECT count(*) FROM employees WHERE department_id IS NOT NULL").fetchone()[0] == 2
+    field, reason = pg.execute("SELECT field, error FROM import_rejections WHERE import_id = %s", (import_id,)).fetchone()
+    assert field == "department" and "mixes letters of different scripts (Cyrillic and Latin)" in reason
+    assert [name for _, name, *_ in created_entries(pg)] == ["Finance"]

@@ -233,3 +233,30 @@ def test_the_latest_date_is_accepted_and_the_day_after_is_not():
 def test_the_as_you_type_check_says_why_an_id_cannot_be_stored(typed, problem):
     found = employee_id_problem(typed)
     assert found == problem if problem is None else found.startswith(problem)
+
+
+@pytest.mark.parametrize("field", ["department", "job_title"])
+@pytest.mark.parametrize("typed, stored", [
+    ("\uff33\uff21\uff2c\uff25\uff33", "SALES"),  # full-width letters, as an IME types them
+    ("Sales\u3000Ops", "Sales Ops"),  # an ideographic space
+    ("Sales Продажи", "Sales Продажи"),  # two languages, word by word
+    ("営業部", "営業部"), ("बिक्री", "बिक्री"), ("Relações Públicas", "Relações Públicas"),
+])
+def test_a_list_name_is_stored_as_a_person_reads_it(field, typed, stored):
+    record = {"employee_id": "E1", "first_name": "Ada", "last_name": "Lovelace", field: typed}
+    assert clean_employee(record)[field] == stored
+
+
+@pytest.mark.parametrize("field, label, limit", [("department", "Department", 100), ("job_title", "Job title", 120)])
+@pytest.mark.parametrize("typed, says", [
+    ("S\u0430les", "mixes letters of different scripts (Cyrillic and Latin), so it could pass for another one."),
+    ("Sales \u0415ngineering", "mixes letters of different scripts (Cyrillic and Latin)"),  # Cyrillic Е
+    ("\ufdfa" * 10, "is longer than"),  # one character, 18 once normalised: grows past the limit
+])
+def test_a_look_alike_or_growing_list_name_is_refused_at_its_field(field, label, limit, typed, says):
+    record = {"employee_id": "E1", "first_name": "Ada", "last_name": "Lovelace", field: typed}
+    with pytest.raises(InvalidInput) as refused:
+        clean_employee(record)
+    assert says in refused.value.errors[field]
+    if says == "is longer than":
+        assert refused.value.errors[field] == f"{label} is longer than {limit} characters once normalised."

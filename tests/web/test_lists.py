@@ -155,6 +155,10 @@ def test_refusals_say_why_and_change_nothing(staff, pg):
 
     for name, code, status, field, says in (
             ("ANALYST", "", 409, "name", "The job Analyst is already in the list."),
+            ("\uff21\uff2e\uff21\uff2c\uff39\uff33\uff34", "", 409, "name",  # full-width letters: the same name
+             "The job Analyst is already in the list."),
+            ("An\u0430lyst", "", 422, "name", "Name mixes letters of different scripts (Cyrillic and Latin), "
+                                              "so it could pass for another one."),
             ("Typist", " c1 ", 409, "code", "Code c1 is already the code of Clerk."),
             ("", "", 422, "name", "Name is required."),
             ("Evil\u202eman", "", 422, "name", "Name contains an invisible or direction-changing character "

@@ -120,17 +120,23 @@ def test_a_hostile_department_is_refused_at_its_field_and_records_nothing(login,
     assert pg.execute("SELECT name FROM departments").fetchall() == [("Sales",)]
 
 
-def test_a_look_alike_department_is_a_new_entry_and_the_history_says_who_added_it(login, pg):
-    """A name in another script that reads as Sales (Cyrillic а, full-width
-    letters) is not refused by the rules for names: it is a department of its
-    own, and the History is how an admin finds who added it."""
+def test_a_look_alike_department_is_refused_and_a_full_width_one_is_the_same_department(login, pg):
+    """A name that reads as Sales is not a second Sales splitting its
+    headcount: full-width letters are the same department, a Cyrillic а in a
+    Latin word is refused at the field (as in e-mails), nothing recorded."""
     hr, admin = login("hr", "hana"), login("admin", "ann")
     add(admin, "E1", department="Sales")
-    add(hr, "E2", department="S\u0430les")
-    add(hr, "E3", department="\uff33ales")
+    refused = hr.submit("/employees/new", employee("E2", department="S\u0430les"))
+    assert refused.status_code == 422
+    assert "Department mixes letters of different scripts (Cyrillic and Latin)" in unescape(refused.text)
+    add(hr, "E3", department="\uff33\uff21\uff2c\uff25\uff33")
+    add(hr, "E4", department="Sales Продажи")  # two languages, word by word: a department of its own
+    assert pg.execute("SELECT name FROM departments ORDER BY id").fetchall() == [("Sales",), ("Sales Продажи",)]
+    assert pg.execute("SELECT d.name FROM employees e JOIN departments d ON d.id = e.department_id"
+                      " WHERE e.employee_id = 'E3'").fetchone() == ("Sales",)
     assert [(row[1], row[3]) for row in created_entries(pg, "department")] == [
-        ("Sales", "ann"), ("S\u0430les", "hana"), ("\uff33ales", "hana")]
-    history = history_of(admin, "departments", entry_pk(pg, "departments", "S\u0430les"))
+        ("Sales", "ann"), ("Sales Продажи", "hana")]
+    history = history_of(admin, "departments", entry_pk(pg, "departments", "Sales Продажи"))
     assert "hana" in history and "Added with the employee add form" in history
 
 
