@@ -1,10 +1,13 @@
 """What keyboard and screen-reader users meet: a link that opens a page or a
-file is announced as a link even where it looks like a button."""
+file is announced as a link even where it looks like a button; wherever the
+keyboard is, a ring says so, clearly, in the light and the dark theme."""
 import pytest
 from playwright.sync_api import expect
 
 from ..helpers import employee
+from .conftest import watched_page
 from .test_list_in_browser import DESK, log_in
+from .test_phone_layout import PHONE
 
 pytestmark = pytest.mark.browser
 
@@ -40,3 +43,79 @@ def test_links_that_look_like_buttons_are_links(page, record):
                         padding: parseFloat(s.paddingLeft) >= 8, inline: s.display === 'inline'}; }""")
             assert look == {"border": "solid", "underline": "none", "padding": True, "inline": False}, \
                 (path, name, look)
+
+
+# The focused element's ring: its outline (style, width, colour) and the
+# colour it is drawn on (the first opaque background among its ancestors:
+# the ring sits outside the element, past a gap).
+FOCUS_RING = """() => {
+    const el = document.activeElement;
+    if (!el || el === document.body) return null;
+    const s = getComputedStyle(el);
+    let under = el.parentElement, bg = null;
+    for (; under && !bg; under = under.parentElement) {
+        const c = getComputedStyle(under).backgroundColor;
+        const alpha = (c.match(/[\\d.]+/g) || [])[3];
+        if (c !== 'transparent' && (alpha === undefined || Number(alpha) > 0.9)) bg = c;
+    }
+    return {what: el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + ' ' + (el.textContent || el.name || '').trim().slice(0, 30),
+            style: s.outlineStyle, width: parseFloat(s.outlineWidth), color: s.outlineColor,
+            on: bg || getComputedStyle(document.documentElement).backgroundColor};
+}"""
+
+
+def _rgb(css: str) -> tuple:
+    parts = [float(p) for p in css[css.index("(") + 1:-1].replace("/", " ").replace(",", " ").split()]
+    assert css.startswith("rgb") and (len(parts) == 3 or parts[3] == 1), f"not an opaque colour: {css}"
+    return tuple(parts[:3])
+
+
+def contrast(a: str, b: str) -> float:
+    def luminance(rgb):
+        lin = [c / 255 / 12.92 if c / 255 <= 0.03928 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in rgb]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    high, low = sorted((luminance(_rgb(a)), luminance(_rgb(b))), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def tab_through(page, stops: int = 60) -> list:
+    """Press Tab from the top of the page; each focused element's ring."""
+    rings = []
+    page.locator("body").focus()
+    for _ in range(stops):
+        page.keyboard.press("Tab")
+        ring = page.evaluate(FOCUS_RING)
+        if ring is None or (rings and ring == rings[0]):
+            break
+        rings.append(ring)
+    return rings
+
+
+def weak_rings(rings: list) -> list:
+    return [ring for ring in rings if ring["style"] in ("none", "hidden") or ring["width"] < 2
+            or contrast(ring["color"], ring["on"]) < 3]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_every_focusable_element_shows_a_clear_ring(browser, live_server, record, scheme):
+    """The menu bar, the account menu, the search form, the tick boxes,
+    primary and outline buttons, links drawn as buttons, a file input."""
+    with watched_page(browser, live_server, color_scheme=scheme) as page:
+        log_in(page, "root", DESK)
+        seen = set()
+        for path in ("/employees", "/employees/E1", "/imports/new", "/reports/headcount"):
+            page.goto(path)
+            rings = tab_through(page)
+            assert len(rings) >= 10, (path, rings)
+            assert weak_rings(rings) == [], (path, scheme)
+            seen |= {ring["what"].split(" ")[0].split("#")[0] for ring in rings}
+        assert {"a", "button", "input", "select", "summary"} <= seen, seen
+        # On a phone, the Menu button and the folded menu's links.
+        page.set_viewport_size(PHONE)
+        page.goto("/employees")
+        rings = tab_through(page, 20)
+        assert any(ring["what"].startswith("button") and "Menu" in ring["what"] for ring in rings), rings
+        page.get_by_role("button", name="Menu").click()
+        rings += tab_through(page, 20)
+        assert any(ring["what"] == "a History" for ring in rings), rings
+        assert weak_rings(rings) == [], scheme
