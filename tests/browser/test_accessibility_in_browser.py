@@ -1,12 +1,13 @@
 """What keyboard and screen-reader users meet: a link that opens a page or a
 file is announced as a link even where it looks like a button; wherever the
-keyboard is, a ring says so, clearly, in the light and the dark theme."""
+keyboard is, a ring says so, clearly, in the light and the dark theme; and
+a printed page holds what is read, not the controls around it."""
 import pytest
 from playwright.sync_api import expect
 
 from ..helpers import employee
 from .conftest import watched_page
-from .test_list_in_browser import DESK, log_in
+from .test_list_in_browser import DESK, log_in, staff  # noqa: F401 (a fixture)
 from .test_phone_layout import PHONE
 
 pytestmark = pytest.mark.browser
@@ -119,3 +120,40 @@ def test_every_focusable_element_shows_a_clear_ring(browser, live_server, record
         rings += tab_through(page, 20)
         assert any(ring["what"] == "a History" for ring in rings), rings
         assert weak_rings(rings) == [], scheme
+
+
+PRINTED = """() => {
+    const shown = el => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
+    const all = selector => [...document.querySelectorAll(selector)];
+    const main = document.querySelector('main');
+    return {
+        controls: all('body > header, button, a.button, [type=submit], nav.pager, #bulk-form, [type=checkbox], .filter-actions')
+                  .filter(shown).map(el => el.outerHTML.slice(0, 60)),
+        colouredLinks: all('main a').filter(shown).map(a => getComputedStyle(a))
+                       .filter(s => s.color !== 'rgb(0, 0, 0)' || s.textDecorationLine !== 'none').map(s => s.color + ' ' + s.textDecorationLine),
+        text: getComputedStyle(main).color, paper: getComputedStyle(document.body).backgroundColor,
+        rowsKeptWhole: all('main tr').filter(shown).every(tr => getComputedStyle(tr).breakInside === 'avoid'),
+        headRepeats: all('main thead').filter(shown).every(h => getComputedStyle(h).display === 'table-header-group'),
+        tables: all('main table').filter(shown).length,
+    };
+}"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_a_printed_list_record_report_or_history_holds_only_what_is_read(browser, live_server, staff, record,
+                                                                          scheme):
+    with watched_page(browser, live_server, color_scheme=scheme) as page:
+        log_in(page, "root", DESK)
+        for path in ("/employees", "/employees/E1", "/reports/headcount", "/admin/audit"):
+            page.goto(path)
+            page.emulate_media(media="print")
+            printed = page.evaluate(PRINTED)
+            assert printed["controls"] == [], (path, printed["controls"])
+            assert printed["colouredLinks"] == [], path
+            assert (printed["text"], printed["paper"]) == ("rgb(0, 0, 0)", "rgba(0, 0, 0, 0)"), path
+            assert printed["tables"] >= 1 and printed["rowsKeptWhole"] and printed["headRepeats"], (path, printed)
+            if path == "/employees":  # the table (not the phone's cards: paper is narrower than 1024 px)
+                expect(page.locator("table").get_by_role("cell", name="S1", exact=True)).to_be_visible()
+                expect(page.locator("ol.cards")).to_be_hidden()
+            page.emulate_media(media="screen")
+            expect(page.locator("body > header")).to_be_visible()
