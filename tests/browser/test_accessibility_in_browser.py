@@ -59,7 +59,8 @@ FOCUS_RING = """() => {
         const alpha = (c.match(/[\\d.]+/g) || [])[3];
         if (c !== 'transparent' && (alpha === undefined || Number(alpha) > 0.9)) bg = c;
     }
-    return {what: el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + ' ' + (el.textContent || el.name || '').trim().slice(0, 30),
+    const named = (el.textContent || el.name || '').trim().slice(0, 30);
+    return {what: el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + ' ' + named,
             style: s.outlineStyle, width: parseFloat(s.outlineWidth), color: s.outlineColor,
             on: bg || getComputedStyle(document.documentElement).backgroundColor};
 }"""
@@ -127,10 +128,12 @@ PRINTED = """() => {
     const all = selector => [...document.querySelectorAll(selector)];
     const main = document.querySelector('main');
     return {
-        controls: all('body > header, button, a.button, [type=submit], nav.pager, #bulk-form, [type=checkbox], .filter-actions')
+        controls: all('body > header, button, a.button, [type=submit], nav.pager, #bulk-form, [type=checkbox], '
+                      + '.filter-actions')
                   .filter(shown).map(el => el.outerHTML.slice(0, 60)),
         colouredLinks: all('main a').filter(shown).map(a => getComputedStyle(a))
-                       .filter(s => s.color !== 'rgb(0, 0, 0)' || s.textDecorationLine !== 'none').map(s => s.color + ' ' + s.textDecorationLine),
+                       .filter(s => s.color !== 'rgb(0, 0, 0)' || s.textDecorationLine !== 'none')
+                       .map(s => s.color + ' ' + s.textDecorationLine),
         text: getComputedStyle(main).color, paper: getComputedStyle(document.body).backgroundColor,
         rowsKeptWhole: all('main tr').filter(shown).every(tr => getComputedStyle(tr).breakInside === 'avoid'),
         headRepeats: all('main thead').filter(shown).every(h => getComputedStyle(h).display === 'table-header-group'),
