@@ -129,7 +129,7 @@ PRINTED = """() => {
     const main = document.querySelector('main');
     return {
         controls: all('body > header, button, a.button, [type=submit], nav.pager, #bulk-form, [type=checkbox], '
-                      + '.filter-actions')
+                      + '.filter-actions, .back-link, nav[aria-label=breadcrumb]')
                   .filter(shown).map(el => el.outerHTML.slice(0, 60)),
         colouredLinks: all('main a').filter(shown).map(a => getComputedStyle(a))
                        .filter(s => s.color !== 'rgb(0, 0, 0)' || s.textDecorationLine !== 'none')
