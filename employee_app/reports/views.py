@@ -3,7 +3,7 @@ from flask import Response, abort, render_template
 from flask_login import current_user
 
 from .. import charts, clock
-from ..query_params import accepts, date_arg, int_arg
+from ..query_params import BadParameter, accepts, date_arg, int_arg
 from ..security import login_required
 from ..services import audit, employees, reports
 from ..services.employee_rules import EARLIEST_DATE, latest_date
@@ -104,9 +104,17 @@ def departments_above_mean_csv():
 @login_required
 @accepts("date")
 def headcount():
-    report = reports.headcount(date_arg("date") or clock.today())
+    today, latest = clock.today(), latest_date()
+    try:
+        day = date_arg("date") or today
+    except BadParameter as problem:
+        # A date typed into the link (a picker sends none out of its range):
+        # the form again, the reason at its field, the keyboard on it.
+        return render_template("reports/headcount.html", report=None, problem=problem.description,
+                               today=today, earliest=EARLIEST_DATE, latest=latest), 400
+    report = reports.headcount(day)
     return render_template("reports/headcount.html", report=report, chart=charts.headcount_chart(report),
-                           today=clock.today())
+                           today=today, earliest=EARLIEST_DATE, latest=latest)
 
 
 @bp.route("/headcount.csv")

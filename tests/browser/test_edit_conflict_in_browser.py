@@ -36,7 +36,7 @@ def test_a_stale_save_in_a_second_browser_shows_the_conflict_and_merges(page, se
 
     # Ann opens the record and its edit page; so does Bob, in his own browser.
     log_in(page, "ann", "/employees/E1")
-    page.get_by_role("button", name="Edit", exact=True).click()
+    page.get_by_role("link", name="Edit", exact=True).click()
     expect(page.get_by_role("heading", name="Edit E1")).to_be_visible()
     bob = second_page
     log_in(bob, "bob", "/employees/E1/edit")

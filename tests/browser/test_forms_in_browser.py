@@ -135,8 +135,8 @@ def test_hr_correct_a_record_and_see_it_in_its_history(screen, hana, app):
     add_grace(app)
     page = screen
     log_in(page, hana, "/employees/E77")
-    expect(page.get_by_role("button", name="Delete")).to_have_count(0)  # deleting stays with admins
-    page.get_by_role("button", name="Edit", exact=True).click()
+    expect(page.get_by_role("link", name="Delete")).to_have_count(0)  # deleting stays with admins
+    page.get_by_role("link", name="Edit", exact=True).click()
     expect(page.get_by_role("heading", name="Edit E77")).to_be_visible()
     page.get_by_label("Job title").fill("Rear Admiral")
     page.get_by_label("Hire date").fill("1943-07-02")

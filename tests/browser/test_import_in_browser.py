@@ -30,7 +30,7 @@ def test_upload_watch_the_progress_reach_100_and_download_the_rejected_rows(page
     page.get_by_role("button", name="Log in").click()
 
     page.get_by_role("link", name="Imports").click()
-    page.get_by_role("button", name="Import a file").click()
+    page.get_by_role("link", name="Import a file").click()
     path = tmp_path / "staff.csv"
     path.write_bytes(staff_csv(40_000))
     page.get_by_label("CSV or Excel (.xlsx) file").set_input_files(str(path))

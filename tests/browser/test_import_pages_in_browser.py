@@ -195,3 +195,42 @@ def test_cancel_an_import_waiting_at_the_mapping(page, make_user, worker, tmp_pa
     # The mapping page of a cancelled import is gone: it shows the import.
     page.goto(f"/imports/{number}/mapping")
     expect(page).to_have_url(re.compile(rf"/imports/{number}$"))
+
+
+def test_the_mapping_says_which_column_each_field_is_for_and_its_bar_hides_nothing(page, make_user, worker,
+                                                                                   tmp_path):
+    """Each column's field is labelled with the file's column (a screen reader
+    says which one it is choosing for); tabbing down a long file's columns on
+    a phone, the focused field is never under the sticky Start/Cancel bar,
+    nor is the last column at the end of the page."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["Employee ID", "Given Name", "Surname", "E-mail"] + [f"Note {c}" for c in range(5, 31)] + [""])
+    writer.writerow(["M1", "Grace", "Hopper", "m1@example.com"] + [f"n{c}" for c in range(5, 31)] + ["x"])
+    page.set_viewport_size(PHONE)
+    log_in(page, make_user)
+    upload(page, tmp_path, buffer.getvalue().encode(), "notes.csv")
+    expect(page).to_have_url(re.compile(r"/imports/\d+/mapping$"))
+    for select, name, value in (("#column-2", "Field for column 3 (C) “Surname”", "last_name"),
+                                ("#column-29", "Field for column 30 (AD) “Note 30”", "ignore"),
+                                ("#column-30", "Field for column 31 (AE) “(no name)”", "ignore")):
+        expect(page.locator(select)).to_have_accessible_name(name)
+        expect(page.locator(select)).to_have_value(value)
+    page.get_by_label("The first row is a header").uncheck()  # re-rendered: the columns by number alone
+    expect(page.get_by_label("Field for column 3 (C)", exact=True)).to_have_value("last_name")
+
+    page.wait_for_load_state("load")
+    covered = []
+    page.locator("#column-0").focus()
+    for n in range(1, 31):
+        page.keyboard.press("Tab")
+        expect(page.locator(f"#column-{n}")).to_be_focused()
+        field, bar = (page.locator(selector).evaluate("e => e.getBoundingClientRect().toJSON()")
+                      for selector in (f"#column-{n}", "#mapping-form .actions"))
+        if field["bottom"] > bar["top"]:
+            covered.append(n)
+    assert covered == [], "fields under the sticky bar"
+    page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
+    last, bar = (page.locator(selector).evaluate("e => e.getBoundingClientRect().toJSON()")
+                 for selector in ("table.mapping-columns tbody tr:last-child", "#mapping-form .actions"))
+    assert last["bottom"] <= bar["top"], (last, bar)

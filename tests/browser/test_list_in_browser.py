@@ -54,7 +54,7 @@ def test_export_csv_downloads_what_the_list_shows(page, make_user, staff, tmp_pa
     expect(count(page)).to_have_text(f"{len(shown)} employees")
 
     with page.expect_download() as download_info:
-        page.get_by_role("button", name="Export CSV").click()
+        page.get_by_role("link", name="Export CSV").click()
     download = download_info.value
     path = tmp_path / download.suggested_filename
     download.save_as(path)
@@ -69,7 +69,7 @@ def test_no_export_button_for_a_viewer(page, make_user, staff):
     log_in(page, "vera")
     page.goto("/employees")
     expect(page.get_by_text("Showing 1–50 of 200 employees")).to_be_visible()
-    expect(page.get_by_role("button", name="Export CSV")).to_have_count(0)
+    expect(page.get_by_role("link", name="Export CSV")).to_have_count(0)
 
 
 def test_page_two_a_record_and_back_then_clear_the_filters(page, make_user, staff):
@@ -127,8 +127,8 @@ def test_the_first_login_to_an_empty_app_says_what_to_do(page, make_user, role):
     expect(page.get_by_role("heading", name="No employee records yet")).to_be_visible()
     if role == "viewer":
         expect(page.get_by_text("ask your HR team or an administrator")).to_be_visible()
-        expect(page.get_by_role("button", name="Add an employee")).to_have_count(0)
+        expect(page.get_by_role("link", name="Add an employee")).to_have_count(0)
         return
-    expect(page.get_by_role("button", name="Import a file")).to_have_attribute("href", "/imports/new")
-    page.get_by_role("button", name="Add an employee").click()
+    expect(page.get_by_role("link", name="Import a file")).to_have_attribute("href", "/imports/new")
+    page.get_by_role("link", name="Add an employee").click()
     expect(page.get_by_role("heading", name="Add employee")).to_be_visible()

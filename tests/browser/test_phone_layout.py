@@ -116,11 +116,12 @@ def test_no_page_scrolls_sideways_on_a_phone(page, make_user, staff, live_server
 
 
 def test_a_table_wider_than_a_phone_scrolls_in_its_box_and_shows_it(page, staff):
-    """The columns of an import, the accounts, the history: on a phone each
-    table scrolls inside its own box (never the page), and a shadow at the
-    box's edge says there is more: the box draws it, no cell covers it."""
+    """The columns of an import, the accounts: on a phone each table scrolls
+    inside its own box (never the page), and a shadow at the box's edge says
+    there is more: the box draws it, no cell covers it. (The History is
+    cards instead: below.)"""
     log_in(page, "root", PHONE)
-    for path in ("/imports/new", "/admin/users", "/admin/audit"):
+    for path in ("/imports/new", "/admin/users"):
         page.goto(path)
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
         boxes = page.locator(".table-wrap").evaluate_all("""boxes => boxes.map(box => ({
@@ -144,3 +145,33 @@ def test_on_a_phone_the_list_says_where_the_bulk_changes_are(page, staff):
     page.set_viewport_size(DESK)
     expect(page.locator("#bulk-form")).to_be_visible()
     expect(page.locator("#bulk-elsewhere")).to_be_hidden()
+
+
+def test_the_history_is_cards_on_a_phone(page, staff):
+    """Each change a card, read top to bottom, nothing to scroll sideways
+    even for the record with very long values."""
+    log_in(page, "root", PHONE)
+    page.goto("/admin/audit?employee=LONG-ID-0000000000000000000001")
+    page.wait_for_load_state("load")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    expect(page.locator(".audit-entries thead")).to_be_hidden()
+    card = page.locator(".audit-entries tbody tr")
+    expect(card).to_have_count(1)
+    box = card.evaluate("""tr => { const box = tr.getBoundingClientRect(), wrap = tr.closest('.table-wrap');
+        return {inside: box.left >= 0 && box.right <= window.innerWidth, scrolls: wrap.scrollWidth > wrap.clientWidth,
+                lines: [...tr.cells].map(td => Math.round(td.getBoundingClientRect().top))}; }""")
+    assert box["inside"] and not box["scrolls"], box
+    when, who, record, what, changes = box["lines"]
+    assert when == who < record <= what < changes, box["lines"]  # when and by whom, then record and what
+    expect(card).to_contain_text(re.compile(r"UTC\s*root\s*LONG-ID-0000000000000000000001\s*Added with the form"))
+    assert card.locator("td").nth(1).evaluate("td => getComputedStyle(td, '::before').content") == '"by "'
+    expect(card.locator("li[data-field=first_name]")).to_contain_text(LONG)
+    card.get_by_role("link", name="LONG-ID-0000000000000000000001").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(LONG)
+
+    page.goto("/admin/audit")  # every entry: the page stays as wide as the phone
+    expect(page.locator(".audit-entries tbody tr")).to_have_count(50)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert page.locator(".audit-entries").evaluate("wrap => wrap.scrollWidth <= wrap.clientWidth")
+    page.goto("/admin/audit?actor=nobody")
+    expect(page.locator(".audit-entries td.empty")).to_have_text("No changes match.")

@@ -4,6 +4,7 @@ say what they stand for), fits the screen, and sits next to its table; no
 page scrolls sideways. `page` (watched_page) fails on any script error or CSP
 violation; this module also fails on any other console error (a missing
 stylesheet, a refused resource)."""
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -96,3 +97,37 @@ def test_the_dashboard_and_a_report_draw_their_charts(page, company, make_user, 
 
     assert [problem for problem in wide if problem] == []
     assert errors == []
+
+
+def test_the_headcount_date_is_a_date_picker_that_offers_only_dates_it_can_show(page, make_user, company):
+    """The picker stops at the dates the report takes (1900-01-01 to two
+    years from today): a date past them is not sent. A link with a date the
+    report cannot take (typed, or an old bookmark) shows the form again
+    with the reason at the field and the keyboard on it (HTTP 400)."""
+    make_user("vera", "viewer")
+    log_in(page, "vera", DESK)
+    page.goto("/reports/headcount")
+    field = page.get_by_label("On", exact=True)
+    today = date.today()
+    latest = today.replace(year=today.year + 2, day=min(today.day, 28))
+    expect(field).to_have_attribute("type", "date")
+    expect(field).to_have_attribute("min", "1900-01-01")
+    expect(field).to_have_attribute("max", latest.isoformat())
+    field.fill("9999-12-31")
+    page.get_by_role("button", name="Show").click()
+    assert field.evaluate("input => input.validity.rangeOverflow")
+    expect(page).not_to_have_url(re.compile(r"date=9999"))
+    field.fill("2024-02-29")
+    page.get_by_role("button", name="Show").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Headcount on 2024-02-29")
+
+    response = page.goto("/reports/headcount?date=0001-01-01")
+    assert response.status == 400
+    expect(page.get_by_role("heading", level=1)).to_have_text("Headcount")
+    expect(field).to_be_focused()
+    expect(field).to_have_attribute("aria-invalid", "true")
+    expect(field).to_have_accessible_description(re.compile(r"0001-01-01 is out of range: from 1900-01-01 to"))
+    expect(page.get_by_role("link", name="Download CSV")).to_have_count(0)
+    expect(page.locator("#headcount")).to_have_count(0)
+    page.get_by_role("link", name="Today").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Headcount on {today}")

@@ -180,7 +180,8 @@ def test_the_header_switch_without_javascript_shows_the_first_row_as_header_or_a
     targets = selected(page)
     as_header = post_mapping(hr, import_id, targets, has_header="y", action="preview")
     assert as_header.status_code == 200
-    assert '<span class="column-header">Q0001</span>' in as_header.text and as_header.text.count("Q0001") == 1
+    assert '<span class="column-header" id="column-0-header">Q0001</span>' in as_header.text \
+        and as_header.text.count("Q0001") == 1
     assert selected(as_header.text) == targets  # the fields chosen stay chosen
     # The switch itself (htmx) gets the columns alone.
     partial = post_mapping(hr, import_id, targets, csrf_token(page), headers={"HX-Request": "true"}, action="preview")
