@@ -32,8 +32,11 @@ WHOLE_NUMBER_RE = re.compile(r"-?[0-9]{1,19}")
 class BadParameter(BadRequest):
     """A query-string value the view cannot use; the 400 page says which and why."""
 
-    def __init__(self, name: str, expected: str):
+    def __init__(self, name: str, expected: str, reason: str | None = None):
         super().__init__(f"{name} must be {expected}.")
+        # What is wrong with the value, for a form that shows it at its field
+        # ("9999-12-31 is out of range: ..."); the description names the parameter.
+        self.reason = reason or self.description
 
 
 def _arg(name: str, default=None):
@@ -79,7 +82,7 @@ def date_arg(name: str) -> date | None:
     try:
         return parse_iso_date(raw)
     except FieldProblem as problem:
-        raise BadParameter(name, f"a date as YYYY-MM-DD: {str(problem).rstrip('.')}") from None
+        raise BadParameter(name, f"a date as YYYY-MM-DD: {str(problem).rstrip('.')}", reason=str(problem)) from None
 
 
 def choice_arg(name: str, choices, default: str | None = None) -> str | None:

@@ -110,7 +110,7 @@ def headcount():
     except BadParameter as problem:
         # A date typed into the link (a picker sends none out of its range):
         # the form again, the reason at its field, the keyboard on it.
-        return render_template("reports/headcount.html", report=None, problem=problem.description,
+        return render_template("reports/headcount.html", report=None, problem=problem.reason,
                                today=today, earliest=EARLIEST_DATE, latest=latest), 400
     report = reports.headcount(day)
     return render_template("reports/headcount.html", report=report, chart=charts.headcount_chart(report),

@@ -400,32 +400,31 @@ def test_a_merge_keeps_every_sum(app, pg):
     ("/reports/departments-above-mean?year=%E2%80%8B", 400, "year must be a year from 1900 to"),
     ("/reports/departments-above-mean?year=%20", 200, "Departments above the mean, {today.year}"),
     ("/reports/departments-above-mean.csv?year=abc", 400, "year must be"),
-    ("/reports/headcount?date=2024-02-30", 400, "date must be a date as YYYY-MM-DD: 2024-02-30 is not a date: "
-                                                "February 2024 has 29 days."),
+    ("/reports/headcount?date=2024-02-30", 400, "2024-02-30 is not a date: February 2024 has 29 days."),
     ("/reports/headcount?date=%00", 200, "Headcount on {today}"),
     ("/reports/headcount?date=1899-12-31", 400, "is out of range: from 1900-01-01 to"),
-    ("/reports/headcount?date=99999-01-01", 400, "date must be a date as YYYY-MM-DD"),
+    ("/reports/headcount?date=99999-01-01", 400, "99999-01-01 is not a date: use YYYY-MM-DD, e.g. 2024-02-29."),
     ("/reports/headcount.csv?date=" + "2" * 1000, 400, "date must be a date as YYYY-MM-DD"),
     ("/reports/headcount?date=2024-02-29", 200, "Headcount on 2024-02-29"),
     # The headcount's date, as a date picker never sends it but a typed or
     # tampered link does: far future and past, garbage, NUL, full-width, huge.
-    ("/reports/headcount?date=9999-12-31", 400, "date must be a date as YYYY-MM-DD: 9999-12-31 is out of range: "
-                                                "from 1900-01-01 to"),
+    ("/reports/headcount?date=9999-12-31", 400, "9999-12-31 is out of range: from 1900-01-01 to"),
     ("/reports/headcount.csv?date=9999-12-31", 400, "9999-12-31 is out of range: from 1900-01-01 to"),
     ("/reports/headcount?date=0001-01-01", 400, "0001-01-01 is out of range: from 1900-01-01 to"),
     ("/reports/headcount?date=0000-01-01", 400, "0000-01-01 is out of range: from 1900-01-01 to"),
-    ("/reports/headcount?date=yesterday", 400, "date must be a date as YYYY-MM-DD: yesterday is not a date"),
+    ("/reports/headcount?date=yesterday", 400, "yesterday is not a date: use YYYY-MM-DD"),
     ("/reports/headcount?date=2024-13-01", 400, "2024-13-01 is not a date: there is no month 13."),
     ("/reports/headcount?date=2024-06-15%00%00", 200, "Headcount on 2024-06-15"),  # NUL: dropped, as typed
     ("/reports/headcount?date=2024-%0006-15", 200, "Headcount on 2024-06-15"),
-    ("/reports/headcount?date=%00x", 400, "date must be a date as YYYY-MM-DD: x is not a date"),
+    ("/reports/headcount?date=%00x", 400, "x is not a date: use YYYY-MM-DD"),
     ("/reports/headcount?date=%EF%BC%92%EF%BC%90%EF%BC%92%EF%BC%94-06-15", 400,  # full-width 2024
      "type it with the digits 0 to 9 as YYYY-MM-DD"),
     ("/reports/headcount.csv?date=%D9%A2%D9%A0%D9%A2%D9%A4-06-15", 400,  # Arabic-Indic 2024
      "type it with the digits 0 to 9 as YYYY-MM-DD"),
-    ("/reports/headcount?date=2024-06-15T00:00", 400, "date must be a date as YYYY-MM-DD"),
-    ("/reports/headcount?date=%2B2024-06-15", 400, "date must be a date as YYYY-MM-DD"),
-    ("/reports/headcount?date=" + "2024-06-15" * 300, 400, "date must be a date as YYYY-MM-DD: 2024-06-152024"),
+    ("/reports/headcount?date=2024-06-15T00:00", 400, "2024-06-15T00:00 is not a date: use YYYY-MM-DD"),
+    ("/reports/headcount?date=%2B2024-06-15", 400, "+2024-06-15 is not a date: use YYYY-MM-DD"),
+    ("/reports/headcount.csv?date=%2B2024-06-15", 400, "date must be a date as YYYY-MM-DD"),  # plain text: names it
+    ("/reports/headcount?date=" + "2024-06-15" * 300, 400, "2024-06-152024"),
     # 10 KB: longer than a request line gunicorn reads (4 KB), refused before the app.
     ("/reports/headcount?date=" + "2024-06-15" * 1000, 414, "Request Line is too large"),
 ])
@@ -448,8 +447,7 @@ def test_a_headcount_date_it_cannot_take_shows_the_form_with_the_reason(login):
     assert response.status_code == 400
     assert re.search(r'<input type="date" id="date" name="date" value="" min="1900-01-01" max="[0-9-]{10}"'
                      r' aria-invalid="true" aria-describedby="date-error" autofocus>', page), page
-    assert '<small id="date-error" class="field-error">date must be a date as YYYY-MM-DD: 9999-12-31 is out of ' \
-           'range: from 1900-01-01 to' in page
+    assert '<small id="date-error" class="field-error">9999-12-31 is out of range: from 1900-01-01 to' in page
     assert "<h1>Headcount</h1>" in page and "Download CSV" not in page and 'id="headcount"' not in page
     assert viewer.get("/reports/headcount.csv", params={"date": "9999-12-31"}).status_code == 400
     fine = viewer.get("/reports/headcount", params={"date": "2024-06-15"}).text
