@@ -12,7 +12,7 @@ from ..helpers import csrf_token
 
 # ../shared/data next to the project (or SHARED_DATA_DIR): public files we do not copy in.
 DATA = Path(os.environ.get("SHARED_DATA_DIR") or Path(__file__).resolve().parents[3] / "shared" / "data")
-SELECT_RE = re.compile(r'<select id="column-(\d+)" name="column-\d+">(.*?)</select>', re.S)
+SELECT_RE = re.compile(r'<select id="column-(\d+)" name="column-\d+"[^>]*>(.*?)</select>', re.S)
 SELECTED_RE = re.compile(r'<option value="([^"]+)" selected>')
 HEADER_SWITCH_RE = re.compile(r'<input type="checkbox" id="has_header"[^>]*>')
 
