@@ -141,7 +141,8 @@ class Admin:
 # kept_fragment renders its block every time: the baseline pays the whole
 # layout, as it did before the app kept its menu (employee_app/fragments.py).
 app.jinja_env.globals.update(current_user=Admin(), csrf_token=lambda: "bare-page-token", bulk_loading=lambda: None,
-                             kept_fragment=lambda *key, same=(), caller: caller())
+                             kept_fragment=lambda *key, same=(), caller: caller(),
+                             role_label=lambda role: "Administrator")
 for endpoint, rule in ENDPOINTS.items():
     app.add_url_rule(rule, endpoint=endpoint, view_func=lambda **_: "")
 
