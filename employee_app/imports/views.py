@@ -111,8 +111,10 @@ def cancel(import_id: int):
 def show(import_id: int):
     job = _import_or_404(import_id)
     jobs.reconcile(job)
+    report = reports.report(job)
     return render_template("imports/show.html", job=job, entry=reports.entry(job, reports.uploader(job)),
-                           modes=dict(MODES), report=reports.report(job), rejections=reports.first_rejections(job))
+                           modes=dict(MODES), report=report, rejections=reports.first_rejections(job),
+                           added=reports.added_entries(job) if report.finished else [])
 
 
 @bp.route("/<bigint_id:import_id>/progress")
@@ -123,7 +125,8 @@ def progress(import_id: int):
     jobs.reconcile(job)
     report = reports.report(job)
     rejections = reports.first_rejections(job) if report.finished else []
-    return render_template("imports/_progress.html", job=job, report=report, rejections=rejections)
+    added = reports.added_entries(job) if report.finished else []
+    return render_template("imports/_progress.html", job=job, report=report, rejections=rejections, added=added)
 
 
 # Why "Run it again" did nothing, by the import's status now (a stale page's button).

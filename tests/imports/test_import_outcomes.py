@@ -111,7 +111,7 @@ def test_the_command_line_says_what_was_written(app_env, pg, tmp_path):
     assert "1,500 would be added + 0 duplicates + 0 invalid = 1,500 of 1,500 rows read." in out
     assert "Dry run: nothing was written." in out and "inserted" not in out
     out = import_csv(bad, "all_or_nothing")
-    assert "10 valid (not written) + 1 duplicates + 0 invalid = 11 of 11 rows read." in out
+    assert "10 valid (not written) + 1 duplicate + 0 invalid = 11 of 11 rows read." in out
     assert "Refused: nothing was written" in out and "inserted" not in out
     assert pg.execute("SELECT count(*) FROM employees").fetchone()[0] == 0
     assert [s for s, in pg.execute("SELECT status FROM imports ORDER BY id")] == ["checked", "refused"]

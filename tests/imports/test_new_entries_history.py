@@ -35,6 +35,8 @@ def test_an_import_records_each_department_and_job_it_adds_once(login, pg, worke
         == {("import", "hana", import_id, ("name",))}
     assert pg.execute("SELECT count(*) FROM departments WHERE name IN ('Phantom', 'Known')").fetchone()[0] == 1
 
+    summary = "11,999 inserted + 1 duplicate + 0 invalid = 12,000 of 12,000 rows read."
+    assert summary in hr.get(f"/imports/{import_id}").text
     # The entry's page: added by the import (a link to it), by whom.
     history = history_of(admin, "departments", sales)
     assert f"hana Added by import #{import_id}" in history
@@ -152,3 +154,37 @@ def test_an_import_puts_full_width_names_in_the_same_department_and_refuses_look
     field, reason = pg.execute("SELECT field, error FROM import_rejections WHERE import_id = %s", (import_id,)).fetchone()
     assert field == "department" and "mixes letters of different scripts (Cyrillic and Latin)" in reason
     assert [name for _, name, *_ in created_entries(pg)] == ["Finance"]
+
+
+def test_the_import_page_names_the_departments_and_jobs_it_added(login, pg, worker):
+    """HR sees what else the file changed: the new departments and jobs,
+    linked, the first 20 of each by name and how many more; escaped; one
+    deleted since is named as it was added, without a link."""
+    pg.execute("INSERT INTO departments (name) VALUES ('Known')")
+    hr = login("hr", "hana")
+    departments = [f"Region {n:02}" for n in range(24)] + ["<b>Sales & Co</b>", "Known"]
+    rows = [HEADER] + [[f"E{n}", "Ada", f"Lovelace{n}", name, "Clerk" if n == 0 else ""]
+                       for n, name in enumerate(departments)]
+    import_id, result = run_upload(hr, pg, csv_bytes(rows))
+    assert result["inserted"] == 26, result
+    region_03 = pg.execute("SELECT id FROM departments WHERE name = 'Region 03'").fetchone()[0]
+    pg.execute("DELETE FROM employees WHERE employee_id = 'E3'")
+    pg.execute("DELETE FROM departments WHERE id = %s", (region_03,))
+
+    for path in (f"/imports/{import_id}", f"/imports/{import_id}/progress"):
+        page = hr.get(path).text
+        said = re.search(r'<p id="added-departments">(.*?)</p>', page, re.S).group(1)
+        text = " ".join(unescape(re.sub(r"<[^>]+>", "", said)).split())
+        # 25 added (Known was there): by name, <b>Sales... sorts first; the first 20 shown.
+        assert text.startswith("New departments (25): <b>Sales & Co</b>, Region 00, Region 01, Region 02, "
+                               "Region 03 (deleted since), Region 04,"), text
+        assert text.endswith("Region 18 and 5 more."), text
+        assert "&lt;b&gt;Sales &amp; Co&lt;/b&gt;" in said and "<b>" not in said
+        assert f'href="/departments/{region_03}"' not in said and said.count('href="/departments/') == 19
+        job = re.search(r'<p id="added-jobs">(.*?)</p>', page, re.S).group(1)
+        assert " ".join(re.sub(r"<[^>]+>", "", job).split()) == "New job (1): Clerk."
+
+    # An import that adds nothing names nothing.
+    again, _ = run_upload(hr, pg, csv_bytes([HEADER, ["E100", "Grace", "Hopper", "Known", "Clerk"]]))
+    page = hr.get(f"/imports/{again}").text
+    assert 'id="added-departments"' not in page and 'id="added-jobs"' not in page

@@ -3,13 +3,13 @@ import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ... import clock
 from ...extensions import db
-from ...models import Department, Employee, Job, ImportJob, ImportRejection, User
+from ...models import AuditEntry, Department, Employee, Job, ImportJob, ImportRejection, User
 from ...models.imports import FINISHED_STATUSES
-from .. import employees
+from .. import employees, lists
 from ..employee_rules import FIELD_NAMES, FIELD_RULES
 from ..spreadsheet import BOM, csv_text
 from .files import read_records
@@ -135,9 +135,15 @@ def figures(job: ImportJob) -> list[Figure]:
 
 def sum_line(job: ImportJob) -> str:
     """Every row read accounted for, in the words of the figures."""
-    parts = " + ".join(f"{figure.value:,} {figure.label.lower()}" for figure in figures(job)[1:])
+    parts = " + ".join(f"{figure.value:,} {_counted(figure)}" for figure in figures(job)[1:])
     accounted = job.inserted + job.updated + job.duplicates + job.invalid
     return f"{parts} = {accounted:,} of {job.rows_read:,} rows read."
+
+
+def _counted(figure: Figure) -> str:
+    """The figure's words after its number: '1 duplicate', '2 duplicates'."""
+    words = figure.label.lower()
+    return words.removesuffix("s") if figure.value == 1 and words == "duplicates" else words
 
 
 def report(job: ImportJob) -> Report:
@@ -232,6 +238,38 @@ def first_rejections(job: ImportJob) -> list[tuple[int, str, str, str]]:
         .where(ImportRejection.import_id == job.id)
         .order_by(ImportRejection.row_number).limit(SHOWN_REJECTIONS)).all()
     return [(number, kind, TARGET_LABELS.get(field, field or ""), error) for number, kind, field, error in rows]
+
+
+# The new departments and jobs an import's page names, of each list; a file
+# that names thousands of new departments says how many more there are.
+SHOWN_ADDED_ENTRIES = 20
+
+
+@dataclass(frozen=True)
+class AddedEntries:
+    """The departments (or jobs) an import added to their list."""
+    kind: "lists.ListKind"
+    shown: list[tuple[int, str, bool]]  # (id, name, still in the list), by name
+    total: int
+
+
+def added_entries(job: ImportJob) -> list[AddedEntries]:
+    """Per list, what the import added (from the History's creation entries:
+    one per entry it added and kept, source import). Named as they are now;
+    an entry deleted since is named as it was added, without a link."""
+    added = []
+    for kind in lists.KINDS:
+        name = func.coalesce(kind.model.name, AuditEntry.entry_name)
+        rows = db.session.execute(
+            select(AuditEntry.entry_pk, name, kind.model.id.is_not(None), func.count().over())
+            .outerjoin(kind.model, kind.model.id == AuditEntry.entry_pk)
+            # entry_pk IS NOT NULL: the list entries' own (partial) index, ix_audit_log_entry.
+            .where(AuditEntry.subject == kind.label, AuditEntry.entry_pk.is_not(None),
+                   AuditEntry.action == "create", AuditEntry.source == "import", AuditEntry.import_id == job.id)
+            .order_by(func.lower(name), AuditEntry.entry_pk).limit(SHOWN_ADDED_ENTRIES)).all()
+        if rows:
+            added.append(AddedEntries(kind, [(pk, text, exists) for pk, text, exists, _ in rows], rows[0][3]))
+    return added
 
 
 def rejected_rows_csv(job: ImportJob):
