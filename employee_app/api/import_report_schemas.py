@@ -82,6 +82,12 @@ class ImportProgress(BaseModel):
     percent: int
 
 
+class AddedEntries(BaseModel):
+    total: int = Field(description="How many the import added to the list (0: none).")
+    first: list[str] = Field(description="The first 20 of them by name, as named now (one deleted since: as "
+                                         "it was added).")
+
+
 class ImportState(BaseModel):
     """An import's state, progress and counts, as its page shows them."""
 
@@ -109,6 +115,10 @@ class ImportState(BaseModel):
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
     rejected_csv: str = Field(description="The rejected rows with an error column, ready to fix and upload again.")
+    added_departments: AddedEntries | None = Field(description="Once finished: the departments its rows added "
+                                                               "(a typo in a file shows here); null while it runs.")
+    added_jobs: AddedEntries | None = Field(description="Once finished: the jobs its rows added; null while it "
+                                                        "runs.")
 
 
 class ImportColumn(BaseModel):

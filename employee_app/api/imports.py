@@ -59,6 +59,11 @@ def import_url(job: ImportJob) -> str:
 
 def state_of(job: ImportJob) -> ImportState:
     report = reports.report(job)
+    added = {table: None for table in ("departments", "jobs")}
+    if report.finished:
+        added = {table: {"total": 0, "first": []} for table in added}
+        for entries in reports.added_entries(job):
+            added[entries.kind.table] = {"total": entries.total, "first": [name for _, name, _ in entries.shown]}
     return ImportState.model_validate({
         "id": job.id, "url": import_url(job), "state": job.status, "finished": report.finished,
         "filename": job.filename, "file_size": job.file_size, "mode": job.mode, "on_existing": job.on_existing,
@@ -71,6 +76,7 @@ def state_of(job: ImportJob) -> ImportState:
         "uploaded_by": reports.uploader(job), "created_at": job.created_at, "started_at": job.started_at,
         "finished_at": job.finished_at,
         "rejected_csv": url_for("api.import_rejected_csv", import_id=job.id, _external=True),
+        "added_departments": added["departments"], "added_jobs": added["jobs"],
     })
 
 

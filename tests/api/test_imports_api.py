@@ -299,3 +299,22 @@ def test_an_upload_resent_with_its_idempotency_key_gets_the_first_import_not_a_s
     theirs = api("/imports", someone_else, method="POST", files={"file": ("staff.csv", content)}, headers=headers)
     assert theirs.status_code == 202 and "Idempotency-Replayed" not in theirs.headers
     assert count(pg, "imports") == 2
+
+
+def test_a_finished_import_names_the_departments_and_jobs_it_added(token_for, api, pg, worker):
+    pg.execute("INSERT INTO departments (name) VALUES ('Known')")
+    token = token_for("hr")
+    header = ["employee_id", "first_name", "last_name", "department", "job_title"]
+    rows = [header] + [[f"E{n}", "Ada", f"L{n}", f"Region {n:02}", ""] for n in range(22)]
+    rows += [["E100", "Grace", "Hopper", "Known", "Clerk"], ["E101", "Kath", "Johnson", "Finanse", "<i>Clerk</i>"],
+             ["E0", "Dup", "Row", "Phantom", "Phantom Job"]]  # a duplicate row adds nothing
+    response = upload(api, token, csv_bytes(rows))
+    assert response.status_code == 202
+    assert (response.json()["added_departments"], response.json()["added_jobs"]) == (None, None)  # not finished
+    state = wait_until_finished(api, token, response.headers["Location"])
+    assert state["added_departments"] == {"total": 23, "first": ["Finanse"] + [f"Region {n:02}" for n in range(19)]}
+    assert state["added_jobs"] == {"total": 2, "first": ["<i>Clerk</i>", "Clerk"]}
+
+    again = wait_until_finished(api, token, upload(api, token, csv_bytes([header, ["E200", "A", "B", "Known", ""]]))
+                                .headers["Location"])
+    assert again["added_departments"] == {"total": 0, "first": []} and again["added_jobs"]["total"] == 0
