@@ -355,7 +355,8 @@ def list_entries(query: AuditQuery) -> AuditPage:
 
 # --- CSV ----------------------------------------------------------------------
 
-CSV_HEADER = ["entry", "at_utc", "actor", "subject", "employee_id", "list_entry", "action", "source", "import_id",
+# at_utc for programs; at_local, the same moment as the pages show it (APP_TIMEZONE), for people.
+CSV_HEADER = ["entry", "at_utc", "at_local", "actor", "subject", "employee_id", "list_entry", "action", "source", "import_id",
               "field", "old_value", "new_value"]
 CSV_BATCH = 1000
 
@@ -379,7 +380,7 @@ def export_csv(query: AuditQuery) -> Iterator[str]:
 
 
 def _csv_lines(entry) -> Iterator[list]:
-    head = [entry.id, format_utc(entry.at), entry.actor_name, entry.subject, entry.employee_id,
+    head = [entry.id, format_utc(entry.at), clock.local_time(entry.at, seconds=True), entry.actor_name, entry.subject, entry.employee_id,
             entry.entry_name, entry.action, entry.source, entry.import_id]
     changes = ordered_changes(entry.changes or {})
     if not changes:

@@ -1,6 +1,9 @@
 """APP_TIMEZONE also says how stored moments are shown: HR staff in New York
 read a change made at 22:30 their time as 22:30 EST, and 'changes from 14
 January' means their 14 January, not UTC's (which began 5 hours earlier)."""
+import csv
+import io
+
 import pytest
 
 from ..conftest import gunicorn_serving
@@ -39,9 +42,10 @@ def test_history_shows_company_time_and_filters_by_company_days(new_york_server,
     assert "<dd>2026-06-30 22:00 EDT</dd>" in admin.get("/employees/E1").text
     assert "2026-01-14 22:30 EST" in admin.get("/").text  # the overview's latest changes
 
-    # The History CSV, for machines, keeps its at_utc column in UTC.
-    export = admin.get("/admin/audit.csv").text
-    assert "2026-01-15 03:30:00" in export
+    # The History CSV: at_utc for programs, at_local as the pages show it.
+    exported = list(csv.DictReader(io.StringIO(admin.get("/admin/audit.csv").content.decode("utf-8-sig"))))
+    assert {(row["at_utc"], row["at_local"]) for row in exported if row["employee_id"] == "E1"} == {
+        ("2026-01-15 03:30:00", "2026-01-14 22:30:00 EST")}
 
     # The same data served without APP_TIMEZONE: UTC, saying so.
     utc_admin = HttpClient(live_server)
