@@ -685,6 +685,12 @@ def check(bench: ImportBench, import_id: int, expected: dict, label: str) -> dic
         employees = conn.execute("SELECT count(*) FROM employees").fetchone()[0]
         entries = conn.execute("SELECT subject, count(*) FROM audit_log WHERE import_id = %s GROUP BY subject",
                                (import_id,)).fetchall()
+        # The departments and jobs it added: one creation entry each, for an entry that exists.
+        added_wrong = conn.execute(
+            "SELECT count(*) - count(DISTINCT (subject, entry_pk)) + count(*) FILTER (WHERE NOT EXISTS ("
+            " SELECT 1 FROM departments d WHERE a.subject = 'department' AND d.id = a.entry_pk UNION ALL"
+            " SELECT 1 FROM jobs j WHERE a.subject = 'job' AND j.id = a.entry_pk))"
+            " FROM audit_log a WHERE import_id = %s AND subject IN ('department', 'job')", (import_id,)).fetchone()[0]
         rejected = conn.execute("SELECT kind, count(*) FROM import_rejections WHERE import_id = %s GROUP BY kind",
                                 (import_id,)).fetchall()
         hired = conn.execute("SELECT count(*) FROM employees WHERE hire_date IS NOT NULL").fetchone()[0]
@@ -710,8 +716,10 @@ def check(bench: ImportBench, import_id: int, expected: dict, label: str) -> dic
     problems += [f"{k} {got[k]:,}, expected {v:,}" for k, v in wanted.items() if got[k] != v]
     if employees != bench.base_rows + expected["valid"]:
         problems.append(f"employees holds {employees:,} rows, expected {bench.base_rows + expected['valid']:,}")
-    if dict(entries) != {"import": 1}:
-        problems.append(f"audit_log has {dict(entries)} for the import, expected one entry of its own")
+    entries = dict(entries)
+    if entries.get("import") != 1 or not set(entries) <= {"import", "department", "job"} or added_wrong:
+        problems.append(f"audit_log has {entries} for the import, expected one entry of its own and one per "
+                        f"department or job it added ({added_wrong} wrong)")
     if rejected.get("duplicate", 0) != duplicates or rejected.get("invalid", 0) != invalid:
         problems.append(f"import_rejections {rejected} do not match duplicates {duplicates}, invalid {invalid}")
     if summed != (hired, hired):
@@ -719,8 +727,8 @@ def check(bench: ImportBench, import_id: int, expected: dict, label: str) -> dic
     if problems:
         raise RuntimeError(f"{label}: the import is wrong: " + "; ".join(problems))
     print(f"  {label} checked: {rows_read:,} rows read = {inserted:,} inserted + {duplicates:,} duplicates + "
-          f"{invalid:,} invalid; employees {employees:,}, one audit entry for the import, rejections stored "
-          f"{sum(rejected.values()):,}, all {bench.index_count} indexes back, summaries = table")
+          f"{invalid:,} invalid; employees {employees:,}, one audit entry for the import (and one per department "
+          f"or job it added), rejections stored {sum(rejected.values()):,}, all {bench.index_count} indexes back, summaries = table")
     return {"started": float(started), "finished": float(finished)}
 
 
