@@ -728,7 +728,8 @@ def check(bench: ImportBench, import_id: int, expected: dict, label: str) -> dic
         raise RuntimeError(f"{label}: the import is wrong: " + "; ".join(problems))
     print(f"  {label} checked: {rows_read:,} rows read = {inserted:,} inserted + {duplicates:,} duplicates + "
           f"{invalid:,} invalid; employees {employees:,}, one audit entry for the import (and one per department "
-          f"or job it added), rejections stored {sum(rejected.values()):,}, all {bench.index_count} indexes back, summaries = table")
+          f"or job it added), rejections stored {sum(rejected.values()):,}, all {bench.index_count} indexes back, "
+          "summaries = table")
     return {"started": float(started), "finished": float(finished)}
 
 
