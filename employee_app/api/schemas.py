@@ -214,7 +214,8 @@ class FeedChange(BaseModel):
                                     "a record deleted and added again has another.")
     employee_id: str = Field(description="The employee ID at the time.")
     action: Literal["create", "update", "delete"]
-    source: str = Field(description="form, import, edit, delete, bulk, cli or api.")
+    source: str = Field(description="form, import, edit, delete, bulk, cli, api, or list (moved by a merge of "
+                                    "two departments or jobs on the list page).")
     actor: str | None = Field(description="The account's username at the time; null for the system.")
     at: datetime
     changes: dict[str, list[str | None]] = Field(

@@ -42,5 +42,13 @@ class UploadListForm(FlaskForm):
                      render_kw={"accept": ".csv,.txt,.tsv,.xlsx"})
 
 
+class MergeEntryForm(FlaskForm):
+    """Move an entry's employees to another entry of the list, and delete it."""
+    target = StringField("Move its employees to", render_kw={"autocomplete": "off", "required": True})
+
+    def show_problems(self, errors: dict[str, str]) -> None:
+        self.target.errors = [errors["target"]]
+
+
 class DeleteEntryForm(FlaskForm):
     """The delete button: CSRF only."""

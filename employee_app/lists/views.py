@@ -9,7 +9,7 @@ from ..services.importer.files import FileRefused
 from ..services.importer.jobs import display_filename
 from ..services.pagination import BIGINT_MAX
 from . import bp
-from .forms import DeleteEntryForm, EditEntryForm, EntryForm, UploadListForm
+from .forms import DeleteEntryForm, EditEntryForm, EntryForm, MergeEntryForm, UploadListForm
 
 CHANGERS = ("admin",)  # who adds, renames, recodes, deletes and uploads entries
 admin_only = role_required(*CHANGERS)
@@ -147,12 +147,33 @@ def delete(kind: str, entry_id: int):
     return redirect(url_for(".index", kind=kind.table), 303)
 
 
+@for_each_list("/<int_id:entry_id>/merge", methods=["POST"])
+@admin_only
+def merge(kind: str, entry_id: int):
+    kind = lists.KIND_BY_TABLE[kind]
+    form = MergeEntryForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        name, (target_id, target_name), moved = lists.merge_entry(kind, entry_id, form.target.data,
+                                                                   actor=current_user)
+    except lists.EntryGone:
+        return _gone(kind)
+    except InvalidInput as error:
+        form.show_problems(error.errors)
+        return _entry_page(kind, entry_id, merge_form=form, status=422)
+    people = f"{moved:,} employee{'' if moved == 1 else 's'}"
+    flash(f"{name} merged into {target_name}: {people} moved (each one's history says so), {name} deleted.",
+          "success")
+    return redirect(url_for(".show", kind=kind.table, entry_id=target_id), 303)
+
+
 def _gone(kind: lists.ListKind):
     return render_template("errors/error.html", code=404, title="Not found",
                            message=f"This {kind.label} is not in the list (it may have been deleted)."), 404
 
 
-def _entry_page(kind: lists.ListKind, entry_id: int, edit_form=None, message=None, status=200):
+def _entry_page(kind: lists.ListKind, entry_id: int, edit_form=None, merge_form=None, message=None, status=200):
     entry = lists.get_entry(kind, entry_id)
     if entry is None:
         return _gone(kind)
@@ -165,4 +186,6 @@ def _entry_page(kind: lists.ListKind, entry_id: int, edit_form=None, message=Non
     return render_template("lists/show.html", kind=kind, entry=entry, history=history, older=older,
                            may_change=may_change, edit_form=edit_form,
                            delete_form=DeleteEntryForm(formdata=None) if may_change else None,
+                           merge_form=merge_form or (MergeEntryForm(formdata=None) if may_change else None),
+                           other_names=[n for n in lists.names(kind) if n != entry.name] if may_change else [],
                            message=message), status

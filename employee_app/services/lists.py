@@ -337,8 +337,52 @@ def delete_entry(kind: ListKind, entry_id: int, *, actor: User | None) -> str:
     return name
 
 
+def merge_entry(kind: ListKind, entry_id: int, raw_target: str | None, *, actor: User | None
+                ) -> tuple[str, tuple[int, str], int]:
+    """Move every employee of the entry to another entry already in the list,
+    then delete it: how a typo a file brought in ("Finanse") is folded into
+    the right one. One transaction: an audit entry per moved employee
+    (source list, the field's old and new name, their version stepped so an
+    edit form opened before is not saved over it), then the entry's
+    deletion. Returns (its name, the target's (id, name), how many moved). Raises
+    InvalidInput ({"target": ...}: none, not in the list, itself), EntryGone."""
+    try:
+        target_name = clean_name(kind, raw_target)
+    except FieldProblem as problem:
+        raise InvalidInput({"target": f"The {kind.label} to move them to {problem}"}) from None
+    if not target_name:
+        raise InvalidInput({"target": f"Type the {kind.label} to move its employees to."})
+    with list_change(kind):
+        current = db.session.get(kind.model, entry_id, with_for_update=True)
+        if current is None:
+            raise EntryGone()
+        target = db.session.execute(select(kind.model).where(func.lower(kind.model.name) == target_name.lower())
+                                    .with_for_update()).scalar_one_or_none()
+        if target is None:
+            raise InvalidInput({"target": f"There is no {kind.label} {shown(target_name)} in the list: choose one "
+                                          f"of the list (to give {shown(current.name)} another name, rename it)."})
+        if target.id == current.id:
+            raise InvalidInput({"target": f"Choose another {kind.label} than {shown(current.name)} itself."})
+        name, code, kept = current.name, current.code, (target.id, target.name)
+        actor_id, actor_name = (actor.id, actor.username) if getattr(actor, "is_authenticated", False) \
+            else (None, None)
+        moved = db.session.execute(text(f"""
+            WITH moved AS (
+                UPDATE employees SET {kind.column} = :target, version = version + 1, updated_at = now()
+                WHERE {kind.column} = :source RETURNING id, employee_id)
+            INSERT INTO audit_log (actor_id, actor_name, subject, employee_pk, employee_id, action, source, changes)
+            SELECT :actor_id, :actor_name, 'employee', id, employee_id, 'update', 'list',
+                   jsonb_build_object(CAST(:field AS text), jsonb_build_array(CAST(:old AS text), CAST(:new AS text)))
+            FROM moved"""), {"target": target.id, "source": entry_id, "actor_id": actor_id, "actor_name": actor_name,
+                             "field": kind.field, "old": name, "new": target.name}).rowcount
+        db.session.delete(current)
+        _record(kind, entry_id, name, "delete", audit.deletion_changes({"name": name, "code": code}), actor)
+    return name, kept, moved
+
+
 def _refuse_used(kind: ListKind, entry_id: int, name: str) -> None:
     employees = _usage(kind, entry_id)[1]
     if employees:
         people = f"{employees:,} employee{'' if employees == 1 else 's'}"
-        raise EntryInUse(f"{shown(name)} is the {kind.label} of {people}; move them first.", employees)
+        raise EntryInUse(f"{shown(name)} is the {kind.label} of {people}: merge it into another {kind.label}, "
+                         "or move them first.", employees)

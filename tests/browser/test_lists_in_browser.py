@@ -71,6 +71,7 @@ def test_an_admin_adds_uploads_and_renames_a_department(page, make_user, pg, tmp
     page.goto(f"/departments/{engineering}")
     expect(page.locator("#entry-code")).to_have_text("10")
     expect(page.locator("#delete-blocked")).to_have_text(
-        re.compile(r"Engineering is the department of 1 employee; move them to another department first\."))
+        re.compile(r"Engineering is the department of 1 employee: merge it into another department above, or move "
+                   r"them first\."))
     expect(page.get_by_role("button", name=re.compile("Delete"))).to_have_count(0)
     assert [problem for problem in wide if problem] == []

@@ -185,10 +185,13 @@ def test_refusals_say_why_and_change_nothing(staff, pg):
     assert admin.post(f"/jobs/{clerk}", form).status_code == 409
     engineering = entry_id(pg, "departments", "Engineering")
     page = admin.get(f"/departments/{engineering}").text
-    assert "Engineering is the department of 3 employees; move them to another department first." in page
+    assert "Engineering is the department of 3 employees: merge it into another department above, or move them " \
+           "first." in page
     assert 'id="delete-form"' not in page
     used = admin.post(f"/departments/{engineering}/delete", {"csrf_token": csrf_token(page)})
-    assert used.status_code == 409 and "Engineering is the department of 3 employees; move them first." in used.text
+    assert used.status_code == 409
+    assert "Engineering is the department of 3 employees: merge it into another department, or move them first." \
+        in used.text
 
     # Someone else renamed the entry after this page was opened: nothing is overwritten.
     page = admin.get(f"/jobs/{clerk}").text
