@@ -55,6 +55,9 @@ def test_merging_a_typo_moves_its_employees_and_deletes_it_with_a_history(login,
     assert "Moved by a merge on the list page" in record
     # The edit form opened before is not saved over the move.
     assert admin.post("/employees/E2/edit", dict(stale_edit, first_name="Changed")).status_code == 409
+    # The reports' summaries follow (their triggers see the UPDATE): the typo is no row of its own.
+    by_quarter = unescape(admin.get("/reports/hires-by-quarter", params={"year": 2024}).text)
+    assert "Engineering" in by_quarter and "Enginering" not in by_quarter
     # The deleted entry's page is gone; its history stays in the History.
     assert admin.get(f"/departments/{typo}").status_code == 404
     assert "Enginering" in admin.get("/admin/audit", params={"subject": "department"}).text
