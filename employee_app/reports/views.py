@@ -128,8 +128,10 @@ def headcount_csv():
 @bp.route("/hires-and-leavers")
 @login_required
 def hires_and_leavers():
-    months = reports.hires_and_leavers(clock.today())
-    return render_template("reports/hires_and_leavers.html", months=months, chart=charts.months_chart(months))
+    today = clock.today()
+    months = reports.hires_and_leavers(today)
+    return render_template("reports/hires_and_leavers.html", months=months, chart=charts.months_chart(months),
+                           today=today, still_to_come=reports.month_still_to_come(today))
 
 
 @bp.route("/hires-and-leavers.csv")

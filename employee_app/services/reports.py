@@ -457,6 +457,15 @@ def _hires_and_leavers(today: date) -> list[MonthRow]:
     return [MonthRow(r.month, r.hires, r.leavers) for r in rows]
 
 
+def month_still_to_come(today: date) -> tuple[int, int]:
+    """(hires, leavers) in today's month that have not happened yet: hired
+    after today, or with a last day today or later. hires_and_leavers counts
+    them in the month's row (by their dates); the home page says them apart,
+    so the report page names them too."""
+    start = today.replace(day=1)
+    return cached(_period_changes, start, add_months(start, 1), today)[2:]
+
+
 def hires_and_leavers_csv(today: date) -> str:
     return BOM + csv_text([["month", "hires", "leavers", "net"],
                            *([r.month.strftime("%Y-%m"), r.hires, r.leavers, r.net]
@@ -477,9 +486,10 @@ class Dashboard:
     anyone: bool  # False in an empty app: nothing stored yet
 
 
-# The quarter's days: those up to today done, the rest planned (a leaver's
+# A period's days (a quarter on the home page, a month on the hires and
+# leavers report): those up to today done, the rest planned (a leaver's
 # last day still counts as employed: they have left once it is past).
-QUARTER_SQL = """
+PERIOD_SQL = """
 SELECT coalesce(sum(hires) FILTER (WHERE period <= :today), 0) AS hires,
        coalesce(sum(leavers) FILTER (WHERE period < :today), 0) AS leavers,
        coalesce(sum(hires) FILTER (WHERE period > :today), 0) AS hires_later,
@@ -490,13 +500,13 @@ FROM headcount_changes WHERE grain = 'day' AND period >= :start AND period < :en
 
 def dashboard(today: date) -> Dashboard:
     start = quarter_start(today)
-    hires, leavers, hires_later, leavers_later = cached(_quarter_changes, start, today)
+    hires, leavers, hires_later, leavers_later = cached(_period_changes, start, add_months(start, 3), today)
     return Dashboard(today=today, headcount=headcount(today), quarter_start=start,
                      hires_this_quarter=hires, leavers_this_quarter=leavers, hires_later=hires_later,
                      leavers_later=leavers_later, anyone=report_state().anyone)
 
 
-def _quarter_changes(start: date, today: date) -> tuple[int, int, int, int]:
-    quarter = db.session.execute(text(QUARTER_SQL), {"start": start, "end": add_months(start, 3),
-                                                     "today": today}).one()
-    return quarter.hires, quarter.leavers, quarter.hires_later, quarter.leavers_later
+def _period_changes(start: date, end: date, today: date) -> tuple[int, int, int, int]:
+    """(hires done, leavers done, hires later, leavers later) from start up to end (excluded)."""
+    period = db.session.execute(text(PERIOD_SQL), {"start": start, "end": end, "today": today}).one()
+    return period.hires, period.leavers, period.hires_later, period.leavers_later

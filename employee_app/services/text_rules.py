@@ -188,8 +188,14 @@ def _refuse_mixed_scripts(value: str) -> None:
 
 def lower_identifier(value: str) -> str:
     """identifier_text, lower-cased; the case mapping can add a combining mark
-    (a dotted capital I becomes i + U+0307), which is refused like any other."""
-    lowered = identifier_text(value).lower()
+    (a dotted capital I, U+0130, becomes i + U+0307), which is refused like
+    any other, but named as what was typed: the person typed no mark."""
+    plain = identifier_text(value)
+    lowered = plain.lower()
     if not lowered.isascii():
+        if len(lowered) != len(plain):
+            grown = next(char for char in plain if len(char.lower()) > 1)
+            raise TextProblem(f"contains {describe(grown)}, which lower-cased is two characters "
+                              f"({grown.lower()[0]} and a combining mark): type {grown.lower()[0]} instead.")
         _refuse_marks(lowered)
     return lowered

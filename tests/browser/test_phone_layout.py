@@ -2,6 +2,7 @@
 list is a list of cards, and no page scrolls sideways, even with long names,
 e-mails and departments."""
 import re
+from datetime import date
 
 import pytest
 from playwright.sync_api import expect
@@ -175,3 +176,22 @@ def test_the_history_is_cards_on_a_phone(page, staff):
     assert page.locator(".audit-entries").evaluate("wrap => wrap.scrollWidth <= wrap.clientWidth")
     page.goto("/admin/audit?actor=nobody")
     expect(page.locator(".audit-entries td.empty")).to_have_text("No changes match.")
+
+
+def test_a_long_unbroken_department_name_leaves_the_figures_on_a_phone(page, login):
+    """A department named by one 100-character word (an import that put a
+    code in the wrong column, say) wraps on a phone: the figures of the
+    departments list and the reports stay on the screen, not scrolled away
+    for every department."""
+    admin = login("admin", "root")
+    added = admin.submit("/employees/new", employee("E1", department="W" * 100,
+                                                    hire_date=f"{date.today().year}-01-01"))
+    assert added.status_code == 303, added.status_code
+    log_in(page, "root", PHONE)
+    for path, table in (("/departments", ".list-table table"), ("/reports/headcount", "#headcount"),
+                        ("/reports/hires-by-quarter", "#department-totals"),
+                        ("/reports/hires-by-quarter", "#quarter-rows")):
+        page.goto(path)
+        fits = page.locator(table).evaluate(
+            "table => { const wrap = table.closest('.table-wrap'); return [wrap.scrollWidth, wrap.clientWidth]; }")
+        assert fits[0] <= fits[1], (path, table, fits)

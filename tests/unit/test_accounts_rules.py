@@ -72,3 +72,11 @@ def test_usernames_are_read_as_a_person_reads_them():
     problem = username_problem(normalize_username("\u0430dmin"))
     assert problem.startswith("Username mixes letters of different scripts (Cyrillic and Latin)")
     assert "combining mark" in username_problem(normalize_username("adm\u0131\u0307n"))
+
+
+def test_a_dotted_capital_i_is_refused_as_what_was_typed():
+    """"İlker" lower-cases to i + U+0307: the person typed no combining mark,
+    so the reason names the İ and what to type instead."""
+    assert username_problem("İlker") == ("Username contains U+0130 LATIN CAPITAL LETTER I WITH DOT ABOVE, which "
+                                         "lower-cased is two characters (i and a combining mark): type i instead.")
+    assert username_problem("ilker") is None

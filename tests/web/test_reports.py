@@ -243,6 +243,31 @@ def test_hires_and_leavers_by_month_cover_the_last_24_months_with_zeros(login, p
     assert "Scale: the tallest bar up is 2 hires in a month, the longest down 1 leaver." in page
 
 
+def test_hires_and_leavers_name_this_months_planned_ones(login, pg):
+    """This month's row counts by the dates, so also a hire starting later
+    this month and a last day today or later; the overview says those apart
+    ("+1 starting later"), so the report names them too, and the two agree."""
+    today = date.today()
+    add(pg, "A", today.replace(day=1))  # hired: the 1st is today at the latest
+    viewer = login("viewer")
+    page = viewer.get("/reports/hires-and-leavers").text
+    assert 'id="still-to-come"' not in page  # nothing planned: nothing said
+
+    add(pg, "B", date(2020, 1, 1), terminated=today)  # still employed today: leaving later
+    tomorrow = today + timedelta(days=1)
+    starting_later = tomorrow.month == today.month  # none on a month's last day
+    if starting_later:
+        add(pg, "C", tomorrow)
+    page = viewer.get("/reports/hires-and-leavers").text
+    assert table(page, "months")[0][1:3] == [str(1 + starting_later), "1"]  # the dates' month
+    said = " ".join(unescape(re.search(r'<span id="still-to-come">(.*?)</span>', page, re.S).group(1)).split())
+    assert said == (f"{today:%B %Y} includes " + (f"1 hire starting after today ({today}) and " if starting_later
+                                                   else "") + "1 leaver whose last day is today or later: "
+                    "planned, not done yet (the overview counts them apart).")
+    home = viewer.get("/").text
+    assert ('+1 starting later' in home) == starting_later and '+1 leaving later' in home
+
+
 def test_the_year_picker_always_offers_this_year(login, pg):
     """Opened on an old year, with no hire this year, the picker still has
     this year (the default) to go back to. This year is read before and
