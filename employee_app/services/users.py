@@ -88,6 +88,15 @@ def password_problem(username: str, password: str) -> str | None:
         return f"Password must be at least {MIN_PASSWORD_LENGTH} characters."
     if len(password) > MAX_PASSWORD_LENGTH:
         return f"Password must be at most {MAX_PASSWORD_LENGTH} characters."
+    # Any script, spaces and symbols are fine; a character no keyboard types
+    # (NUL, a line break, a surrogate: pasted by mistake) is not, and
+    # invisible ones (a zero-width space) do not count towards the length.
+    forbidden = text_rules.FORBIDDEN_RE.search(password)
+    if forbidden:
+        return f"Password must not contain {text_rules.describe(forbidden.group())}: type it again without it."
+    if len(text_rules.INVISIBLE_RE.sub("", password)) < MIN_PASSWORD_LENGTH:
+        return (f"Password must be at least {MIN_PASSWORD_LENGTH} characters you can see: invisible ones "
+                "(such as a zero-width space) do not count.")
     if username and normalize_username(username) in password.lower():
         return "Password must not contain the username."
     return None

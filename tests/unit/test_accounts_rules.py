@@ -1,6 +1,8 @@
 """Account rules and the throttle's pieces, without servers."""
 import time
 
+import pytest
+
 from employee_app.config import config_from_env
 from employee_app.services.login_throttle import Limits, LocalCounters, LoginLocked, username_key
 from employee_app.services.users import normalize_username, password_problem, username_problem
@@ -13,6 +15,24 @@ def test_password_rules():
     assert password_problem("Ann ", "my-ANN-password") == "Password must not contain the username."
     assert password_problem("ann", "correct horse battery staple") is None
     assert password_problem("łukasz", "hasło ŁUKASZA 2024") == "Password must not contain the username."
+
+
+@pytest.mark.parametrize("password, says", [
+    ("correct\x00horse battery", "must not contain U+0000"),
+    ("correct horse\nbattery", "must not contain U+000A"),
+    ("correct\thorse battery", "must not contain U+0009"),
+    ("correct horse battery\ud800", "must not contain U+D800"),
+    ("\u200b" * 10, "at least 10 characters you can see"),
+    ("abc\u200b\u200b\u200b\u200b\u200b\u200b\u200bdef", "at least 10 characters you can see"),
+])
+def test_a_password_no_keyboard_types_is_refused_saying_why(password, says):
+    assert says in password_problem("ann", password)
+
+
+@pytest.mark.parametrize("password", ["Пароль-очень-длинный", "パスワードは長いです", "émoji 🔑🔑 phrase",
+                                      "spaces   and ~!@#$%^&*() too", "ab\u200dcdefghijk"])
+def test_any_script_spaces_and_symbols_are_fine(password):
+    assert password_problem("ann", password) is None
 
 
 def test_username_rules():

@@ -102,6 +102,8 @@ def test_changing_ones_own_password(login, live_server, pg):
         (change(PASSWORD, PASSWORD), "must differ from the current one"),
         (change(PASSWORD, "short1"), "at least 10 characters"),
         (change(PASSWORD, "IVY-and-more-words"), "must not contain the username"),
+        (change(PASSWORD, "a-long\x00passphrase"), "must not contain U+0000"),
+        (change(PASSWORD, "\u200b" * 12), "at least 10 characters you can see"),
         (change(PASSWORD, NEW_PASSWORD, "something else"), "The two new passwords differ."),
     ]
     for response, message in cases:
