@@ -22,7 +22,7 @@ from .valkey_store import VALKEY_ERRORS
 def create_user_command(username: str, role: str, password_stdin: bool) -> None:
     """Create an account (the password is prompted for, or read from stdin)."""
     if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
+        password = sys.stdin.readline().rstrip("\r\n")  # a line as typed, on any system
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
@@ -42,7 +42,7 @@ def set_password_command(username: str, password_stdin: bool) -> None:
     if user is None:
         raise click.ClickException(f"There is no account {username}.")
     if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
+        password = sys.stdin.readline().rstrip("\r\n")  # a line as typed, on any system
     else:
         password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
     try:
