@@ -58,10 +58,10 @@ def local(moment: datetime) -> datetime:
     return moment.astimezone(display_zone())
 
 
-def zone_abbreviation(moment: datetime) -> str:
-    """'EST', 'CEST', 'UTC'; 'UTC+04' or 'UTC-03:30' where the zone's data
-    has no letters for it (it then says '+04')."""
-    name = local(moment).tzname() or "UTC"
+def _abbreviation(shown: datetime) -> str:
+    """A moment already in its display zone: 'EST', 'CEST', 'UTC'; 'UTC+04'
+    or 'UTC-03:30' where the zone's data has no letters for it ('+04')."""
+    name = shown.tzname() or "UTC"
     return f"UTC{name}" if name[:1] in "+-" else name
 
 
@@ -71,7 +71,7 @@ def local_time(moment: datetime | None, *, seconds: bool = False, date_shown: bo
         return ""
     shown = local(moment)
     pattern = ("%Y-%m-%d " if date_shown else "") + ("%H:%M:%S" if seconds else "%H:%M")
-    return f"{shown.strftime(pattern)} {zone_abbreviation(shown)}"
+    return f"{shown.strftime(pattern)} {_abbreviation(shown)}"
 
 
 def start_of_day(day: date) -> datetime:

@@ -101,11 +101,18 @@ def deletion_changes(before: dict) -> dict[str, list]:
 def _add(actor, **values) -> AuditEntry:
     """The entry, with who made it (nobody for the command line), added to
     the current transaction (the caller commits)."""
-    authenticated = actor is not None and getattr(actor, "is_authenticated", False)
-    entry = AuditEntry(actor_id=actor.id if authenticated else None,
-                       actor_name=actor.username if authenticated else None, **values)
+    actor_id, actor_name = actor_fields(actor)
+    entry = AuditEntry(actor_id=actor_id, actor_name=actor_name, **values)
     db.session.add(entry)
     return entry
+
+
+def actor_fields(actor) -> tuple[int | None, str | None]:
+    """(actor_id, actor_name) of an entry: the logged-in account's, or none
+    (the command line, the system), also for entries written in bulk SQL."""
+    if actor is not None and getattr(actor, "is_authenticated", False):
+        return actor.id, actor.username
+    return None, None
 
 
 def record(*, employee_pk: int, employee_id: str, action: str, source: str, changes: dict,
@@ -356,8 +363,8 @@ def list_entries(query: AuditQuery) -> AuditPage:
 # --- CSV ----------------------------------------------------------------------
 
 # at_utc for programs; at_local, the same moment as the pages show it (APP_TIMEZONE), for people.
-CSV_HEADER = ["entry", "at_utc", "at_local", "actor", "subject", "employee_id", "list_entry", "action", "source", "import_id",
-              "field", "old_value", "new_value"]
+CSV_HEADER = ["entry", "at_utc", "at_local", "actor", "subject", "employee_id", "list_entry", "action", "source",
+              "import_id", "field", "old_value", "new_value"]
 CSV_BATCH = 1000
 
 
@@ -380,8 +387,8 @@ def export_csv(query: AuditQuery) -> Iterator[str]:
 
 
 def _csv_lines(entry) -> Iterator[list]:
-    head = [entry.id, format_utc(entry.at), clock.local_time(entry.at, seconds=True), entry.actor_name, entry.subject, entry.employee_id,
-            entry.entry_name, entry.action, entry.source, entry.import_id]
+    head = [entry.id, format_utc(entry.at), clock.local_time(entry.at, seconds=True), entry.actor_name,
+            entry.subject, entry.employee_id, entry.entry_name, entry.action, entry.source, entry.import_id]
     changes = ordered_changes(entry.changes or {})
     if not changes:
         yield head + [None, None, None]

@@ -364,8 +364,7 @@ def merge_entry(kind: ListKind, entry_id: int, raw_target: str | None, *, actor:
         if target.id == current.id:
             raise InvalidInput({"target": f"Choose another {kind.label} than {shown(current.name)} itself."})
         name, code, kept = current.name, current.code, (target.id, target.name)
-        actor_id, actor_name = (actor.id, actor.username) if getattr(actor, "is_authenticated", False) \
-            else (None, None)
+        actor_id, actor_name = audit.actor_fields(actor)
         moved = db.session.execute(text(f"""
             WITH moved AS (
                 UPDATE employees SET {kind.column} = :target, version = version + 1, updated_at = now()
